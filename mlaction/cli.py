@@ -1,0 +1,200 @@
+"""The `ml-gate` command: check, validate, render, init."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mlaction import __version__
+from mlaction.errors import EXIT_ERROR, EXIT_PASS, MlGateError, UsageError
+
+STARTER = """\
+# ml-gate: the quality gate for this repository's model.
+# Reference: https://github.com/ml-gate/ml-gate/blob/main/docs/configuration.md
+tracker:
+  type: mlflow                  # mlflow | wandb
+  uri: ${MLFLOW_TRACKING_URI}
+  experiment: my-experiment     # W&B: entity/project
+candidate:
+  select: commit                # the run tagged with this commit
+baseline:
+  select: best                  # best | base_commit | latest | run_id | alias | none
+  branch: main
+metrics:
+  accuracy: {min: 0.90, max_regression: 0.02}
+  # val_loss: {goal: minimize, max_regression: 5%}
+run:
+  max_age: 7d
+comment:
+  mode: always
+on_failure: fail
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ml-gate",
+        description="Judge an ML run from MLflow or W&B against a YAML gate config.",
+    )
+    parser.add_argument("--version", action="version", version=f"ml-gate {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = sub.add_parser("check", help="evaluate the gate and print the verdict")
+    _config_arg(check)
+    check.add_argument("--commit", help="commit to judge (default: PR head sha, $GITHUB_SHA, "
+                       "or git HEAD)")
+    check.add_argument("--base-commit", help="base commit for `baseline.select: base_commit`")
+    check.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
+    check.add_argument("--markdown", metavar="PATH",
+                       help="write the Markdown comment here (`-` prints it)")
+    check.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    check.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    validate = sub.add_parser("validate", help="check a config file without querying")
+    _config_arg(validate)
+    validate.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    render = sub.add_parser("render", help="re-render a JSON report as Markdown")
+    render.add_argument("--report", type=Path, required=True, metavar="PATH")
+    render.add_argument("--template", type=Path, help="a Jinja2 template (sandboxed)")
+    render.add_argument("--output", type=Path, help="write here instead of printing")
+    render.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    init = sub.add_parser("init", help="write a starter config")
+    _config_arg(init)
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return parser
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", type=Path, default=None, metavar="PATH",
+                        help="gate config (default: .github/ml-gate.yml)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    handler = {"check": cmd_check, "validate": cmd_validate, "render": cmd_render,
+               "init": cmd_init}[args.command]
+    try:
+        return handler(args)
+    except MlGateError as exc:
+        from mlaction.action import report_error
+
+        report_error(exc, getattr(args, "debug", False))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    from mlaction.config import DEFAULT_CONFIG_PATH
+
+    path: Path = args.config or Path(os.environ.get("INPUT_CONFIG") or DEFAULT_CONFIG_PATH)
+    return path
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from mlaction.action import Settings, run
+    from mlaction.select import GitContext
+
+    env = dict(os.environ)
+    commit, base, base_branch = discover_commits(env)
+    git = GitContext(
+        commit=args.commit or commit,
+        base_commit=args.base_commit or base,
+        base_branch=base_branch,
+    )
+    to_stdout = args.markdown == "-"
+    settings = Settings(
+        config_path=_config_path(args),
+        git=git,
+        json_path=args.json,
+        markdown_path=None if to_stdout or not args.markdown else Path(args.markdown),
+        markdown_stdout=to_stdout,
+        quiet=args.quiet,
+        debug=args.debug,
+        env=env,
+    )
+    return run(settings).exit_code
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mlaction.config import load_config
+
+    loaded = load_config(_config_path(args))
+    gate = loaded.gate
+    rules = sum(
+        (r.min is not None) + (r.max is not None) + (r.max_regression is not None)
+        for r in gate.metrics.values()
+    )
+    print(
+        f"{loaded.path}: OK — {gate.tracker.type} experiment `{gate.tracker.experiment}`, "
+        f"{len(gate.metrics)} metric(s) with {rules} rule(s), baseline `{gate.baseline.select}`, "
+        f"comment id `{loaded.comment_id}`."
+    )
+    return EXIT_PASS
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from mlaction.report import load_report, render_markdown
+
+    report = load_report(args.report)
+    text = render_markdown(report, user_template=args.template)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_PASS
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = _config_path(args)
+    if path.exists() and not args.force:
+        raise UsageError(f"{path} already exists.", hint="Pass --force to overwrite it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(STARTER, encoding="utf-8")
+    print(f"wrote {path}; edit the experiment and metrics, then run `ml-gate validate`.")
+    return EXIT_PASS
+
+
+def discover_commits(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    """(commit, base commit, base branch): the PR head sha of the GitHub event when there is
+    one, else $GITHUB_SHA, else the working directory's git HEAD."""
+    event_path = env.get("GITHUB_EVENT_PATH")
+    if event_path and Path(event_path).is_file():
+        try:
+            event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            event = {}
+        pr = event.get("pull_request") if isinstance(event, dict) else None
+        if isinstance(pr, dict):
+            head, base = pr.get("head") or {}, pr.get("base") or {}
+            return head.get("sha"), base.get("sha"), base.get("ref")
+    if env.get("GITHUB_SHA"):
+        return env["GITHUB_SHA"], None, None
+    return git_head(), None, None
+
+
+def git_head(cwd: str | None = None) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    sha = done.stdout.strip()
+    return sha if done.returncode == 0 and sha else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

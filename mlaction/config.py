@@ -1,0 +1,403 @@
+"""Gate YAML -> validated, typed config. Errors name the file, the key path and the line."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlaction.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = ".github/ml-gate.yml"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def parse_duration(value: object) -> float:
+    """`90s`, `30m`, `1h`, `7d`, `2w` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 90s, 30m, 1h or 7d")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError(f"expected a duration such as 90s, 30m, 1h or 7d, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """max_regression: an absolute amount, or a percentage of the baseline value."""
+
+    value: float
+    relative: bool
+
+    def allowed(self, baseline: float) -> float:
+        return abs(baseline) * self.value / 100 if self.relative else self.value
+
+    def __str__(self) -> str:
+        return f"{self.value:g}%" if self.relative else f"{self.value:g}"
+
+
+def parse_tolerance(value: object) -> Tolerance:
+    if isinstance(value, bool):
+        raise ValueError('expected a number (absolute) or a percentage such as "2%"')
+    if isinstance(value, int | float):
+        result = Tolerance(float(value), relative=False)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            if text.endswith("%"):
+                result = Tolerance(float(text[:-1]), relative=True)
+            else:
+                result = Tolerance(float(text), relative=False)
+        except ValueError:
+            raise ValueError(
+                f'expected a number (absolute) or a percentage such as "2%", got {value!r}'
+            ) from None
+    else:
+        raise ValueError('expected a number (absolute) or a percentage such as "2%"')
+    if result.value < 0 or result.value != result.value:
+        raise ValueError(f"a tolerance must be zero or positive, got {value!r}")
+    return result
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrackerConfig(_Strict):
+    type: Literal["mlflow", "wandb"] = "mlflow"
+    uri: str | None = None
+    experiment: str
+    timeout: float = 30.0
+    commit_tag: str | None = None
+    branch_tag: str | None = None
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: object) -> float:
+        seconds = parse_duration(value)
+        if seconds <= 0:
+            raise ValueError("the timeout must be positive")
+        return seconds
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the experiment name cannot be empty")
+        return value
+
+
+class CandidateConfig(_Strict):
+    select: Literal["commit", "latest", "run_id", "sweep_best"] | None = None
+    run_id: str | None = None
+    filter: str | None = None
+    sweep: str | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> CandidateConfig:
+        if self.select == "run_id" and not self.run_id:
+            raise ValueError("select: run_id needs `run_id`")
+        if self.select == "sweep_best" and not self.sweep:
+            raise ValueError("select: sweep_best needs `sweep` (the sweep id)")
+        return self
+
+
+class BaselineConfig(_Strict):
+    select: Literal["best", "base_commit", "latest", "run_id", "alias", "none"] = "best"
+    metric: str | None = None
+    branch: str | None = None
+    run_id: str | None = None
+    model: str | None = None
+    alias: str | None = None
+    max_ancestors: int = Field(default=20, ge=0, le=200)
+
+    @model_validator(mode="after")
+    def _needs(self) -> BaselineConfig:
+        if self.select == "run_id" and not self.run_id:
+            raise ValueError("select: run_id needs `run_id`")
+        if self.select == "alias" and not (self.model and self.alias):
+            raise ValueError("select: alias needs `model` and `alias`")
+        return self
+
+
+class MetricRule(_Strict):
+    goal: Literal["maximize", "minimize"] = "maximize"
+    min: float | None = None
+    max: float | None = None
+    max_regression: Tolerance | None = None
+
+    @field_validator("max_regression", mode="before")
+    @classmethod
+    def _tolerance(cls, value: object) -> Tolerance | None:
+        if value is None or isinstance(value, Tolerance):
+            return value
+        return parse_tolerance(value)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> MetricRule:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is greater than max ({self.max:g})")
+        return self
+
+
+class RunRules(_Strict):
+    max_duration: float | None = None
+    max_age: float | None = None
+    required_params: list[str] = Field(default_factory=list)
+    required_tags: list[str] = Field(default_factory=list)
+    required_artifacts: list[str] = Field(default_factory=list)
+
+    @field_validator("max_duration", "max_age", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        return None if value is None else parse_duration(value)
+
+
+class CommentConfig(_Strict):
+    mode: Literal["always", "on_failure", "never"] = "always"
+    title: str | None = None
+    template: str | None = None
+    history: int = Field(default=20, ge=0, le=500)
+    id: str | None = None
+
+
+class GateConfig(_Strict):
+    tracker: TrackerConfig
+    candidate: CandidateConfig = Field(default_factory=CandidateConfig)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
+    metrics: dict[str, MetricRule] = Field(default_factory=dict)
+    run: RunRules = Field(default_factory=RunRules)
+    comment: CommentConfig = Field(default_factory=CommentConfig)
+    on_failure: Literal["fail", "warn"] = "fail"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GateConfig:
+        if not self.metrics and not _has_run_rules(self.run):
+            raise ValueError("the gate checks nothing: add at least one entry under `metrics`")
+        return self
+
+    @property
+    def ranking_metric(self) -> str | None:
+        """The metric that ranks runs for `best`: baseline.metric, else the first metric."""
+        if self.baseline.metric:
+            return self.baseline.metric
+        return next(iter(self.metrics), None)
+
+    def goal_of(self, metric: str) -> str:
+        rule = self.metrics.get(metric)
+        return rule.goal if rule else "maximize"
+
+
+def _has_run_rules(rules: RunRules) -> bool:
+    return bool(
+        rules.max_duration
+        or rules.max_age
+        or rules.required_params
+        or rules.required_tags
+        or rules.required_artifacts
+    )
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    path: Path
+    gate: GateConfig
+
+    @property
+    def comment_id(self) -> str:
+        raw = self.gate.comment.id or _relative(self.path).as_posix()
+        return re.sub(r"[^A-Za-z0-9._/-]", "_", raw).strip("-") or "default"
+
+
+def _relative(path: Path) -> Path:
+    """The config path as the repository names it (relative to the working directory)."""
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd())
+        except ValueError:
+            return path
+    return path
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> LoadedConfig:
+    """Read, interpolate and validate a gate config file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {file} not found.",
+            hint="Create it (`ml-gate init` writes a starter) or pass its path with --config "
+            "(the action's `config` input).",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}.") from None
+    return parse_config(text, file, os.environ if env is None else env)
+
+
+def parse_config(text: str, file: Path, env: Mapping[str, str]) -> LoadedConfig:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{file}{where}: not valid YAML: {problem}.",
+            hint="Check the indentation and quoting around that line.",
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{file}, line 1: expected a mapping with `tracker:` and `metrics:` at the top, "
+            f"got {type(data).__name__}."
+        )
+    lines = _line_index(node)
+    data = _interpolate(data, (), env, file, lines)
+    try:
+        gate = GateConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, file, lines, data)) from None
+    return LoadedConfig(file, gate)
+
+
+def _line_index(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """Map each key path to the 1-based line where it appears."""
+    index: dict[tuple[str, ...], int] = {}
+    if node is None:
+        return index
+    index.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = (*path, str(key_node.value))
+            index[key] = key_node.start_mark.line + 1
+            index.update({k: v for k, v in _line_index(value_node, key).items() if k != key})
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            index.update(_line_index(item, (*path, str(i))))
+    return index
+
+
+def _interpolate(
+    value: Any,
+    path: tuple[str, ...],
+    env: Mapping[str, str],
+    file: Path,
+    lines: dict[tuple[str, ...], int],
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*path, str(k)), env, file, lines) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*path, str(i)), env, file, lines) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{_where(file, lines, path)}: environment variable {name} is not set.",
+            hint=f"Set {name} in the step's `env:` or write `${{{name}:-default}}` in the config.",
+        )
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def _where(file: Path, lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> str:
+    probe = path
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    line = lines.get(probe)
+    key = ".".join(path) if path else "(top level)"
+    return f"{file}, line {line}, key `{key}`" if line else f"{file}, key `{key}`"
+
+
+def _format_errors(
+    exc: ValidationError, file: Path, lines: dict[tuple[str, ...], int], data: Any
+) -> str:
+    messages = []
+    for error in exc.errors(include_url=False):
+        path = tuple(str(part) for part in error["loc"])
+        messages.append(f"{_where(file, lines, path)}: {_explain(error, path)}")
+    head = "invalid config" if len(messages) == 1 else f"{len(messages)} problems in the config"
+    return f"{head}:\n" + "\n".join(f"  - {m}" for m in messages)
+
+
+def _explain(error: Any, path: tuple[str, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        valid = _valid_keys(path[:-1])
+        close = difflib.get_close_matches(path[-1], valid, n=1, cutoff=0.6)
+        suggestion = f" Did you mean `{close[0]}`?" if close else ""
+        return f"unknown key.{suggestion} Valid keys here: {', '.join(valid)}."
+    if kind == "missing":
+        return "required key is missing."
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"expected one of {expected}, got {error.get('input')!r}."
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if kind in {"float_parsing", "float_type", "int_parsing", "int_type"}:
+        message = f"expected a number, got {error.get('input')!r}"
+    elif kind in {"dict_type", "model_type"}:
+        message = f"expected a mapping of keys, got {error.get('input')!r}"
+    elif kind == "list_type":
+        message = f"expected a list, got {error.get('input')!r}"
+    elif kind == "string_type":
+        message = f"expected a string, got {error.get('input')!r}"
+    return message.rstrip(".") + "."
+
+
+def _valid_keys(path: tuple[str, ...]) -> list[str]:
+    """The keys allowed at a path of the config (for 'did you mean')."""
+    model: type[BaseModel] = GateConfig
+    i = 0
+    while i < len(path):
+        field = model.model_fields.get(path[i])
+        if field is None:
+            return []
+        annotation = field.annotation
+        if model is GateConfig and path[i] == "metrics":
+            model = MetricRule
+            i += 2  # metrics.<name>
+            continue
+        nested = _model_in(annotation)
+        if nested is None:
+            return []
+        model = nested
+        i += 1
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,314 @@
+"""The gate: (config, selection, now) -> Verdict. Pure: no environment, no network, no clock."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from mlaction.config import GateConfig, MetricRule
+from mlaction.runs import FAILED, KILLED, Run, Selection
+
+Status = Literal["pass", "fail", "warn", "skip"]
+VerdictName = Literal["pass", "warn", "fail"]
+Value = float | str | None
+
+# Differences below this (relative to the numbers involved) are float noise, not regressions.
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    message: str
+    metric: str | None = None
+    observed: Value = None
+    threshold: Value = None
+    baseline_value: float | None = None
+    rule: str = ""
+    violated: bool = False  # the rule was broken (a fail, or a warn under on_failure: warn)
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One line of the report's table."""
+
+    name: str
+    goal: str
+    candidate: float | None
+    baseline: float | None
+    delta: float | None
+    delta_pct: float | None
+    rules: str
+    status: Status
+    trend: tuple[float, ...] = ()
+    new_best: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: VerdictName
+    checks: tuple[CheckResult, ...]
+    metrics: tuple[MetricRow, ...]
+    selection: Selection
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict != "fail"
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return [c.name for c in self.checks if c.violated]
+
+
+def evaluate(config: GateConfig, selection: Selection, now: datetime) -> Verdict:
+    checks: list[CheckResult] = []
+    for name, rule in config.metrics.items():
+        checks.extend(metric_checks(name, rule, selection))
+    checks.extend(run_checks(config, selection, now))
+    notes = list(selection.notes)
+    if selection.baseline is None:
+        notes.append(f"Baseline: {selection.baseline_reason}.")
+    if config.on_failure == "warn":
+        demoted = [replace(c, status="warn") if c.status == "fail" else c for c in checks]
+        if demoted != checks:
+            notes.append("`on_failure: warn`: failed checks are reported as warnings.")
+        checks = demoted
+    statuses = {c.status for c in checks}
+    verdict: VerdictName = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    rows = tuple(metric_row(n, r, selection, checks) for n, r in config.metrics.items())
+    return Verdict(verdict, tuple(checks), rows, selection, tuple(notes))
+
+
+# --- metric checks -------------------------------------------------------------------------
+
+
+def metric_checks(name: str, rule: MetricRule, selection: Selection) -> list[CheckResult]:
+    candidate = selection.candidate
+    value = candidate.metric(name)
+    missing = _missing(name, value, candidate)
+    checks: list[CheckResult] = []
+    if rule.min is not None:
+        checks.append(_bound(name, value, missing, rule.min, ">="))
+    if rule.max is not None:
+        checks.append(_bound(name, value, missing, rule.max, "<="))
+    if rule.max_regression is not None:
+        checks.append(_regression(name, rule, value, missing, selection))
+    if not checks:
+        if missing:
+            checks.append(_fail(f"{name}.present", missing, metric=name, observed=value))
+        else:
+            checks.append(
+                CheckResult(f"{name}.present", "pass", f"`{name}` = {fmt(value)}", name, value)
+            )
+    return checks
+
+
+def _missing(name: str, value: float | None, run: Run) -> str | None:
+    if value is None:
+        return f"metric `{name}` is missing from the candidate run `{run.label}`"
+    if math.isnan(value):
+        return f"metric `{name}` is NaN in the candidate run `{run.label}`"
+    if math.isinf(value):
+        return f"metric `{name}` is infinite in the candidate run `{run.label}`"
+    return None
+
+
+def _bound(name: str, value: float | None, missing: str | None, limit: float, op: str) -> CheckResult:
+    kind = "min" if op == ">=" else "max"
+    rule = f"{op.replace('>=', '≥').replace('<=', '≤')} {fmt(limit)}"
+    if missing:
+        return _fail(f"{name}.{kind}", missing, metric=name, observed=value, threshold=limit, rule=rule)
+    assert value is not None
+    ok = value >= limit - _tol(limit) if op == ">=" else value <= limit + _tol(limit)
+    word = "at least" if op == ">=" else "at most"
+    message = f"`{name}` = {fmt(value)}, must be {word} {fmt(limit)}"
+    return CheckResult(
+        f"{name}.{kind}", "pass" if ok else "fail", message, name, value, limit, None, rule,
+        violated=not ok,
+    )
+
+
+def _regression(
+    name: str, rule: MetricRule, value: float | None, missing: str | None, selection: Selection
+) -> CheckResult:
+    tolerance = rule.max_regression
+    assert tolerance is not None
+    check = f"{name}.max_regression"
+    text = f"≤ {tolerance} worse than baseline"
+    baseline = selection.baseline
+    if baseline is None:
+        return CheckResult(
+            check, "skip", f"no baseline: {selection.baseline_reason}", name, value, None, None, text
+        )
+    base = baseline.metric(name)
+    if base is None or not math.isfinite(base):
+        why = "missing from" if base is None else "not a finite number in"
+        return CheckResult(
+            check, "skip",
+            f"cannot compare: `{name}` is {why} the baseline run `{baseline.label}`",
+            name, value, None, base, text,
+        )
+    allowed = tolerance.allowed(base)
+    if missing:
+        return _fail(check, missing, metric=name, observed=value, threshold=allowed,
+                     baseline_value=base, rule=text)
+    assert value is not None
+    worse = base - value if rule.goal == "maximize" else value - base
+    ok = worse <= allowed + _tol(base, value)
+    if worse <= 0:
+        detail = "no regression" if worse == 0 else f"improved by {fmt(-worse)}"
+    else:
+        detail = f"{fmt(worse)} worse"
+    limit = f"{fmt(allowed)}" + (f" ({tolerance} of {fmt(base)})" if tolerance.relative else "")
+    message = f"`{name}` = {fmt(value)} vs baseline {fmt(base)}: {detail} (allowed: {limit})"
+    return CheckResult(
+        check, "pass" if ok else "fail", message, name, value, allowed, base, text, violated=not ok
+    )
+
+
+# --- run checks ----------------------------------------------------------------------------
+
+
+def run_checks(config: GateConfig, selection: Selection, now: datetime) -> list[CheckResult]:
+    run = selection.candidate
+    rules = config.run
+    checks: list[CheckResult] = []
+    if run.status in (FAILED, KILLED):
+        checks.append(_fail("run.status", f"the candidate run `{run.label}` {run.status}",
+                            observed=run.status, threshold="finished"))
+    if rules.max_duration is not None:
+        checks.append(_duration(run, rules.max_duration))
+    if rules.max_age is not None:
+        checks.append(_age(run, rules.max_age, now))
+    for kind, required, present in (
+        ("params", rules.required_params, run.params),
+        ("tags", rules.required_tags, run.tags),
+    ):
+        if required:
+            checks.append(_required(f"run.required_{kind}", kind[:-1], required, set(present)))
+    if rules.required_artifacts:
+        checks.append(_required("run.required_artifacts", "artifact", rules.required_artifacts,
+                                set(selection.artifacts or ())))
+    return checks
+
+
+def _duration(run: Run, limit: float) -> CheckResult:
+    rule = f"≤ {fmt_duration(limit)}"
+    duration = run.duration
+    if duration is None:
+        return CheckResult("run.max_duration", "skip", "the run has no end time yet",
+                           threshold=limit, rule=rule)
+    seconds = duration.total_seconds()
+    ok = seconds <= limit
+    message = f"ran for {fmt_duration(seconds)}, limit {fmt_duration(limit)}"
+    return CheckResult("run.max_duration", "pass" if ok else "fail", message, None, seconds,
+                       limit, None, rule, violated=not ok)
+
+
+def _age(run: Run, limit: float, now: datetime) -> CheckResult:
+    rule = f"≤ {fmt_duration(limit)} old"
+    moment = run.end or run.start
+    if moment is None:
+        return _fail("run.max_age", "the run has no start or end time", threshold=limit, rule=rule)
+    seconds = max(0.0, (now - moment).total_seconds())
+    ok = seconds <= limit
+    message = f"finished {fmt_duration(seconds)} ago, limit {fmt_duration(limit)}"
+    return CheckResult("run.max_age", "pass" if ok else "fail", message, None, seconds, limit,
+                       None, rule, violated=not ok)
+
+
+def _required(name: str, kind: str, required: Sequence[str], present: set[str]) -> CheckResult:
+    missing = [key for key in required if key not in present]
+    rule = f"{len(required)} required"
+    if missing:
+        listed = ", ".join(f"`{key}`" for key in missing)
+        return _fail(name, f"missing {kind}{'s' if len(missing) > 1 else ''}: {listed}",
+                     observed=", ".join(missing), rule=rule)
+    return CheckResult(name, "pass", f"all {len(required)} present", rule=rule,
+                       observed=len(required))
+
+
+# --- report rows ---------------------------------------------------------------------------
+
+
+def metric_row(
+    name: str, rule: MetricRule, selection: Selection, checks: Sequence[CheckResult]
+) -> MetricRow:
+    value = selection.candidate.metric(name)
+    base = selection.baseline.metric(name) if selection.baseline else None
+    delta = delta_pct = None
+    if _finite(value) and _finite(base):
+        assert value is not None and base is not None
+        delta = value - base
+        delta_pct = delta / abs(base) * 100 if base != 0 else None
+    mine = [c for c in checks if c.metric == name]
+    statuses = {c.status for c in mine}
+    status: Status = next((s for s in ("fail", "warn", "pass") if s in statuses), "skip")
+    trend = tuple(
+        v for r in reversed(selection.history) if _finite(v := r.metric(name)) and v is not None
+    )
+    new_best = bool(trend) and _finite(value) and all(
+        (value > t) if rule.goal == "maximize" else (value < t) for t in trend  # type: ignore[operator]
+    )
+    return MetricRow(name, rule.goal, value, base, delta, delta_pct, describe_rule(rule), status,
+                     trend, new_best)
+
+
+def describe_rule(rule: MetricRule) -> str:
+    parts = []
+    if rule.min is not None:
+        parts.append(f"≥ {fmt(rule.min)}")
+    if rule.max is not None:
+        parts.append(f"≤ {fmt(rule.max)}")
+    if rule.max_regression is not None:
+        parts.append(f"Δ ≤ {rule.max_regression}")
+    if rule.goal == "minimize":
+        parts.append("lower is better")
+    return ", ".join(parts) or "present"
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _fail(name: str, message: str, **fields: object) -> CheckResult:
+    return CheckResult(name, "fail", message, violated=True, **fields)  # type: ignore[arg-type]
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _tol(*values: float) -> float:
+    return _EPS * max(1.0, *(abs(v) for v in values))
+
+
+def fmt(value: object) -> str:
+    """Numbers for people: 4 significant digits, no float noise."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.3e}"
+    return str(value)
+
+
+def fmt_duration(seconds: float) -> str:
+    delta = timedelta(seconds=round(seconds))
+    days, rest = delta.days, delta.seconds
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"

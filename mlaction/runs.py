@@ -1,0 +1,75 @@
+"""The one shape of a run that every tracker returns."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+FINISHED = "finished"
+RUNNING = "running"
+FAILED = "failed"
+KILLED = "killed"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A tracker run, normalised. Every text field is untrusted (anyone can log anything)."""
+
+    id: str
+    name: str = ""
+    url: str | None = None
+    status: str = FINISHED
+    start: datetime | None = None
+    end: datetime | None = None
+    commit: str | None = None
+    branch: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    duration_seconds: float | None = None
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Wall time of the run: the tracker's own runtime, else end - start."""
+        if self.duration_seconds is not None:
+            return timedelta(seconds=self.duration_seconds)
+        if self.start is not None and self.end is not None:
+            return self.end - self.start
+        return None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+    def metric(self, name: str) -> float | None:
+        """The metric's value, None when absent (NaN stays NaN)."""
+        value = self.metrics.get(name)
+        return None if value is None else float(value)
+
+
+def is_number(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """The registry entry behind an alias baseline (model version / model artifact)."""
+
+    model: str
+    version: str
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What select.py found: the runs the gate judges. Pure data."""
+
+    candidate: Run
+    baseline: Run | None
+    baseline_reason: str
+    history: tuple[Run, ...] = ()
+    artifacts: frozenset[str] | None = None
+    baseline_model: ModelVersionInfo | None = None
+    notes: tuple[str, ...] = ()

@@ -1,0 +1,189 @@
+"""Config + git context -> candidate, baseline and history, each one server-side query."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mlaction.config import GateConfig
+from mlaction.errors import RunNotFoundError, UsageError
+from mlaction.runs import FINISHED, ModelVersionInfo, Run, Selection
+from mlaction.trackers.base import MetricBound, RunQuery, SweepTracker, Tracker
+
+# How many runs of one commit are read at once (replicates: seeds, folds).
+MAX_RUNS_PER_COMMIT = 50
+
+
+@dataclass(frozen=True)
+class GitContext:
+    """The commits the gate is about, from the GitHub event or the CLI."""
+
+    commit: str | None = None
+    base_commit: str | None = None
+    base_branch: str | None = None
+    head_branch: str | None = None
+
+
+def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Selection:
+    candidate = find_candidate(config, tracker, git)
+    baseline, reason, model = find_baseline(config, tracker, git, candidate)
+    history = find_history(config, tracker, candidate)
+    artifacts = None
+    if config.run.required_artifacts:
+        found = tracker.existing_artifacts(candidate.id, config.run.required_artifacts)
+        artifacts = frozenset(found)
+    return Selection(candidate, baseline, reason, history, artifacts, model)
+
+
+def find_candidate(config: GateConfig, tracker: Tracker, git: GitContext) -> Run:
+    spec = config.candidate
+    mode = spec.select or ("commit" if git.commit else "latest")
+    if mode == "run_id":
+        assert spec.run_id is not None  # validated by the config
+        return tracker.get_run(spec.run_id)
+    if mode == "sweep_best":
+        if not isinstance(tracker, SweepTracker) or not hasattr(tracker, "sweep_best"):
+            raise UsageError(
+                f"candidate.select: sweep_best needs a tracker with sweeps (W&B), not {tracker.name}."
+            )
+        assert spec.sweep is not None
+        return tracker.sweep_best(spec.sweep)
+    if mode == "latest":
+        runs = tracker.search(RunQuery(limit=1, extra_filter=spec.filter))
+        if not runs:
+            raise RunNotFoundError(
+                f"no finished run in {tracker.describe()}.",
+                hint="Log a run first, or check `tracker.experiment` and `candidate.filter`.",
+            )
+        return runs[0]
+    if not git.commit:
+        raise UsageError(
+            "candidate.select is `commit` but no commit is known.",
+            hint="Pass --commit SHA, run inside a git checkout, or set GITHUB_SHA.",
+        )
+    runs = tracker.search(
+        RunQuery(
+            limit=MAX_RUNS_PER_COMMIT,
+            commits=(git.commit,),
+            finished_only=False,
+            extra_filter=spec.filter,
+        )
+    )
+    if not runs:
+        raise RunNotFoundError(
+            f"no run for commit {git.commit} in {tracker.describe()}.",
+            hint="The training step must tag its run with the commit it trained "
+            "(MLflow: tag `mlflow.source.git.commit`, `git_commit` or `commit`; W&B: the run's "
+            "git commit). In a pull request that is the PR head sha "
+            "(github.event.pull_request.head.sha), not GITHUB_SHA. Check also "
+            "`tracker.experiment` and `candidate.filter`.",
+        )
+    finished = [r for r in runs if r.status == FINISHED]
+    return (finished or runs)[0]
+
+
+def find_baseline(
+    config: GateConfig, tracker: Tracker, git: GitContext, candidate: Run
+) -> tuple[Run | None, str, ModelVersionInfo | None]:
+    spec = config.baseline
+    branch = spec.branch
+    on = f" on branch `{branch}`" if branch else ""
+    if spec.select == "none":
+        return None, "no baseline (`baseline.select: none`): regression checks are skipped", None
+    if spec.select == "run_id":
+        assert spec.run_id is not None
+        return tracker.get_run(spec.run_id), f"run `{spec.run_id}` (`baseline.run_id`)", None
+    if spec.select == "alias":
+        assert spec.model is not None and spec.alias is not None
+        ref = tracker.resolve_alias(spec.model, spec.alias)
+        if not ref.run_id:
+            raise RunNotFoundError(
+                f"model `{ref.model}` version {ref.version} (alias `{spec.alias}`) has no run.",
+                hint="Register model versions from a tracked run so the gate can read its metrics.",
+            )
+        run = tracker.get_run(ref.run_id)
+        info = ModelVersionInfo(ref.model, ref.version, spec.alias)
+        return run, f"model `{ref.model}` @ `{spec.alias}` (version {ref.version})", info
+    if spec.select == "base_commit" and git.base_commit:
+        runs = _others(
+            tracker.search(RunQuery(limit=MAX_RUNS_PER_COMMIT, commits=(git.base_commit,))),
+            candidate,
+        )
+        if runs:
+            return runs[0], f"run of the base commit {git.base_commit[:12]}", None
+        latest = _latest(tracker, config, candidate)
+        why = f"no finished run for the base commit {git.base_commit[:12]}; "
+        if latest is None:
+            return None, why + f"no finished run{on} either: regression checks are skipped", None
+        return latest, why + f"fell back to the latest finished run{on}", None
+    if spec.select in ("latest", "base_commit"):
+        latest = _latest(tracker, config, candidate)
+        why = "" if spec.select == "latest" else "no base commit known (not a pull request); "
+        if latest is None:
+            return None, why + f"no finished run{on} to compare with: regression checks are skipped", None
+        return latest, why + f"latest finished run{on}", None
+    return _best(config, tracker, candidate)
+
+
+def _best(
+    config: GateConfig, tracker: Tracker, candidate: Run
+) -> tuple[Run | None, str, ModelVersionInfo | None]:
+    metric = config.ranking_metric
+    branch = config.baseline.branch
+    on = f" on branch `{branch}`" if branch else ""
+    if metric is None:
+        return None, "no metric to rank runs by: regression checks are skipped", None
+    maximize = config.goal_of(metric) == "maximize"
+    value = candidate.metric(metric)
+    query = RunQuery(
+        limit=4,
+        branch=branch,
+        order_by=metric,
+        descending=maximize,
+        extra_filter=config.candidate.filter,
+    )
+    runs: list[Run] = []
+    if value is not None and math.isfinite(value):
+        # Runs at least as good as the candidate: a narrow, fast query (the ordering then only
+        # sorts a few rows, even on an un-analyzed SQLite store). Empty means the candidate is
+        # the new best; only then is the unbounded ordering needed, for the report.
+        bound = MetricBound(metric, ">=" if maximize else "<=", value)
+        runs = _others(tracker.search(_with(query, bound=bound)), candidate)
+    if not runs:
+        runs = _others(tracker.search(query), candidate)
+    runs = [r for r in runs if r.metric(metric) is not None]
+    if not runs:
+        return None, f"no finished run{on} with metric `{metric}`: regression checks are skipped", None
+    goal = "highest" if maximize else "lowest"
+    return runs[0], f"best finished run{on} by `{metric}` ({goal})", None
+
+
+def _latest(tracker: Tracker, config: GateConfig, candidate: Run) -> Run | None:
+    query = RunQuery(limit=4, branch=config.baseline.branch, extra_filter=config.candidate.filter)
+    runs = _others(tracker.search(query), candidate)
+    return runs[0] if runs else None
+
+
+def find_history(config: GateConfig, tracker: Tracker, candidate: Run) -> tuple[Run, ...]:
+    """The last N finished runs on the baseline branch, newest first (candidate excluded)."""
+    limit = config.comment.history
+    if limit <= 0:
+        return ()
+    query = RunQuery(
+        limit=limit + 4, branch=config.baseline.branch, extra_filter=config.candidate.filter
+    )
+    return tuple(_others(tracker.search(query), candidate)[:limit])
+
+
+def _others(runs: list[Run], candidate: Run) -> list[Run]:
+    """Drop the candidate and the runs of its commit (replicates of the candidate)."""
+    return [
+        r for r in runs
+        if r.id != candidate.id and not (candidate.commit and r.commit == candidate.commit)
+    ]
+
+
+def _with(query: RunQuery, *, bound: MetricBound) -> RunQuery:
+    from dataclasses import replace
+
+    return replace(query, bound=bound)

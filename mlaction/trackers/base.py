@@ -1,0 +1,81 @@
+"""The Tracker protocol: the one interface select.py queries, whatever the tracker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
+
+from mlaction.runs import Run
+
+
+@dataclass(frozen=True)
+class MetricBound:
+    """Keep only runs whose metric satisfies `metric <op> value` (server-side)."""
+
+    metric: str
+    op: Literal[">", ">=", "<", "<="]
+    value: float
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """One server-side query: filter, order and limit are all applied by the tracker.
+
+    `order_by=None` orders newest first (by start time); otherwise by that metric,
+    descending when `descending` (best first for a maximised metric).
+    """
+
+    limit: int = 1
+    commits: tuple[str, ...] = ()
+    branch: str | None = None
+    finished_only: bool = True
+    order_by: str | None = None
+    descending: bool = True
+    bound: MetricBound | None = None
+    extra_filter: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersionRef:
+    """A model version (MLflow) or model artifact version (W&B) and the run that logged it."""
+
+    model: str
+    version: str
+    run_id: str | None
+    aliases: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """What ml-gate needs from an experiment tracker. Every method is bounded in time."""
+
+    name: str
+
+    def describe(self) -> str:
+        """Where the runs live, for messages: 'MLflow experiment `x` at http://...'."""
+        ...
+
+    def search(self, query: RunQuery) -> list[Run]:
+        """Runs matching the query, ordered and limited by the tracker server."""
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """One run by id; RunNotFoundError when it does not exist."""
+        ...
+
+    def resolve_alias(self, model: str, alias: str) -> ModelVersionRef:
+        """The model version an alias points at; TrackerError when there is none."""
+        ...
+
+    def existing_artifacts(self, run_id: str, paths: Sequence[str]) -> set[str]:
+        """Which of `paths` (relative artifact paths) the run has."""
+        ...
+
+
+class SweepTracker(Protocol):
+    """Trackers with sweeps (W&B) also pick a sweep's best run."""
+
+    def sweep_best(self, sweep_id: str) -> Run:
+        ...

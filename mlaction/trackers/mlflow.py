@@ -1,0 +1,297 @@
+"""MLflow tracker over the public `MlflowClient` (no store internals).
+
+Conventions read from runs:
+- commit: tag `mlflow.source.git.commit` (set by MLflow for git projects), else `git_commit`, else
+  `commit`; `tracker.commit_tag` names another one.
+- branch: tag `mlflow.source.git.branch`, else `git_branch`, else `branch` when reading a run; queries
+  filter on `tracker.branch_tag` (default `mlflow.source.git.branch`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from mlaction.config import TrackerConfig
+from mlaction.errors import RunNotFoundError, TrackerError
+from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, Run
+from mlaction.trackers.base import ModelVersionRef, RunQuery
+
+COMMIT_TAGS = ("mlflow.source.git.commit", "git_commit", "commit")
+BRANCH_TAGS = ("mlflow.source.git.branch", "git_branch", "branch")
+_STATUS = {"FINISHED": FINISHED, "RUNNING": RUNNING, "SCHEDULED": RUNNING, "FAILED": FAILED,
+           "KILLED": KILLED}
+_T = TypeVar("_T")
+
+
+def create(config: TrackerConfig) -> MlflowTracker:
+    uri = config.uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        raise TrackerError(
+            "no MLflow tracking URI: `tracker.uri` is not set in the config and "
+            "MLFLOW_TRACKING_URI is not set in the environment.",
+            hint="Set `tracker.uri: http://your-mlflow:5000` (or `sqlite:///mlflow.db`), or "
+            "MLFLOW_TRACKING_URI in the step's `env:`.",
+        )
+    return MlflowTracker(uri, config)
+
+
+def quote_key(key: str) -> str:
+    """Backtick-quote a metric/tag/param name for an MLflow filter or order_by."""
+    if "`" in key:
+        raise TrackerError(f"the name {key!r} contains a backtick, which MLflow filters cannot quote.")
+    return f"`{key}`"
+
+
+def quote_value(value: str) -> str:
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise TrackerError(f"the value {value!r} contains both quote characters; MLflow cannot filter on it.")
+
+
+def public_url(uri: str) -> str | None:
+    """The UI base URL of a tracking URI (credentials removed); None for local stores."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return None
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+class MlflowTracker:
+    name = "mlflow"
+
+    def __init__(self, uri: str, config: TrackerConfig) -> None:
+        # Bound every request: per-request timeout and few, short retries (the MLflow client
+        # defaults to 120 s and 7 retries with exponential backoff: minutes of waiting).
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, math.ceil(config.timeout)))
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0.5")
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        self.config = config
+        self.client = MlflowClient(tracking_uri=uri)
+        self.ui_url = public_url(uri)
+        self._experiment_id: str | None = None
+
+    def describe(self) -> str:
+        return f"MLflow experiment `{self.config.experiment}` at {self.ui_url or _redact(self.uri)}"
+
+    # --- queries -------------------------------------------------------------------------
+
+    @property
+    def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            name = self.config.experiment
+            experiment = self._call(lambda: self.client.get_experiment_by_name(name))
+            if experiment is None:
+                raise TrackerError(
+                    f"MLflow experiment `{name}` does not exist at {self._where()}.",
+                    hint="Check `tracker.experiment` in the config (the name is case-sensitive) "
+                    "and that the training step logs to the same tracking URI.",
+                )
+            if experiment.lifecycle_stage == "deleted":
+                raise TrackerError(
+                    f"MLflow experiment `{name}` at {self._where()} is deleted.",
+                    hint="Restore it (`mlflow experiments restore`) or point the config at another.",
+                )
+            self._experiment_id = str(experiment.experiment_id)
+        return self._experiment_id
+
+    def search(self, query: RunQuery) -> list[Run]:
+        if len(query.commits) > 1:
+            return self._search_commits(query)
+        tags = [self.config.commit_tag] if self.config.commit_tag else list(COMMIT_TAGS)
+        if not query.commits:
+            return self._search(self._filter(query, None), query)
+        # The commit is read from the first tag that has it: one query in the common case.
+        for tag in tags:
+            runs = self._search(self._filter(query, tag), query)
+            if runs:
+                return runs
+        return []
+
+    def _search_commits(self, query: RunQuery) -> list[Run]:
+        # MLflow filters have no OR / IN for tags: one query for the newest runs that carry a
+        # commit (on the branch when given), matched against the wanted commits here.
+        tag = self.config.commit_tag or COMMIT_TAGS[0]
+        base = RunQuery(
+            limit=max(query.limit, 500), branch=query.branch, finished_only=query.finished_only,
+            extra_filter=query.extra_filter,
+        )
+        clause = self._filter(base, None) + [f"tags.{quote_key(tag)} IS NOT NULL"]
+        wanted = set(query.commits)
+        runs = [r for r in self._search(clause, base) if r.commit in wanted]
+        return runs[: query.limit] if query.order_by is None else runs
+
+    def _filter(self, query: RunQuery, commit_tag: str | None) -> list[str]:
+        clauses: list[str] = []
+        if commit_tag and query.commits:
+            clauses.append(f"tags.{quote_key(commit_tag)} = {quote_value(query.commits[0])}")
+        if query.branch:
+            branch_tag = self.config.branch_tag or BRANCH_TAGS[0]
+            clauses.append(f"tags.{quote_key(branch_tag)} = {quote_value(query.branch)}")
+        if query.finished_only:
+            clauses.append("attributes.status = 'FINISHED'")
+        if query.bound is not None:
+            b = query.bound
+            clauses.append(f"metrics.{quote_key(b.metric)} {b.op} {b.value!r}")
+        if query.extra_filter:
+            clauses.append(query.extra_filter)
+        return clauses
+
+    def _search(self, clauses: list[str], query: RunQuery) -> list[Run]:
+        if query.order_by is None:
+            order = ["attributes.start_time DESC"]
+        else:
+            direction = "DESC" if query.descending else "ASC"
+            order = [f"metrics.{quote_key(query.order_by)} {direction}", "attributes.start_time DESC"]
+        experiment_id = self.experiment_id
+        found = self._call(
+            lambda: self.client.search_runs(
+                [experiment_id],
+                filter_string=" and ".join(clauses),
+                max_results=max(1, query.limit),
+                order_by=order,
+            )
+        )
+        return [self._to_run(r) for r in found]
+
+    def get_run(self, run_id: str) -> Run:
+        run = self._call(lambda: self.client.get_run(run_id), missing_run=run_id)
+        if str(run.info.experiment_id) != self.experiment_id:
+            raise RunNotFoundError(
+                f"run `{run_id}` is not in MLflow experiment `{self.config.experiment}`.",
+                hint="Check the run id in the config and `tracker.experiment`.",
+            )
+        return self._to_run(run)
+
+    def resolve_alias(self, model: str, alias: str) -> ModelVersionRef:
+        try:
+            version = self._call(lambda: self.client.get_model_version_by_alias(model, alias))
+        except RunNotFoundError:
+            raise TrackerError(
+                f"registered model `{model}` has no alias `{alias}` at {self._where()}.",
+                hint=f"Set it (MlflowClient().set_registered_model_alias({model!r}, {alias!r}, "
+                "VERSION)) or choose another `baseline.alias` / `baseline.select`.",
+            ) from None
+        return ModelVersionRef(
+            model=model,
+            version=str(version.version),
+            run_id=version.run_id,
+            aliases=tuple(getattr(version, "aliases", []) or []),
+            tags=tuple(sorted((version.tags or {}).items())),
+        )
+
+    def existing_artifacts(self, run_id: str, paths: Sequence[str]) -> set[str]:
+        listings: dict[str, set[str]] = {}
+        found: set[str] = set()
+        for path in paths:
+            clean = path.strip("/")
+            parent = clean.rsplit("/", 1)[0] if "/" in clean else ""
+            if parent not in listings:
+                infos = self._call(
+                    lambda parent=parent: self.client.list_artifacts(run_id, parent or None)
+                )
+                listings[parent] = {info.path.strip("/") for info in infos}
+            if clean in listings[parent]:
+                found.add(path)
+        return found
+
+    # --- mapping -------------------------------------------------------------------------
+
+    def _to_run(self, raw: Any) -> Run:
+        info, data = raw.info, raw.data
+        tags = dict(data.tags or {})
+        url = None
+        if self.ui_url:
+            url = f"{self.ui_url}/#/experiments/{info.experiment_id}/runs/{info.run_id}"
+        commit_tags = [self.config.commit_tag] if self.config.commit_tag else COMMIT_TAGS
+        branch_tags = [self.config.branch_tag] if self.config.branch_tag else BRANCH_TAGS
+        return Run(
+            id=info.run_id,
+            name=info.run_name or tags.get("mlflow.runName", ""),
+            url=url,
+            status=_STATUS.get(info.status, str(info.status).lower()),
+            start=_time(info.start_time),
+            end=_time(info.end_time),
+            commit=next((tags[t] for t in commit_tags if tags.get(t)), None),
+            branch=next((tags[t] for t in branch_tags if tags.get(t)), None),
+            metrics={k: float(v) for k, v in (data.metrics or {}).items()},
+            params=dict(data.params or {}),
+            tags={k: v for k, v in tags.items() if not k.startswith("mlflow.log-model")},
+        )
+
+    # --- errors --------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return self.ui_url or _redact(self.uri)
+
+    def _call(self, fn: Callable[[], _T], *, missing_run: str | None = None) -> _T:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return fn()
+        except MlflowException as exc:
+            raise self._translate(exc, missing_run) from None
+        except OSError as exc:  # requests' ConnectionError and friends, file stores
+            raise TrackerError(
+                f"cannot reach the MLflow tracking server at {self._where()}: {exc}.",
+                hint="Check `tracker.uri` / MLFLOW_TRACKING_URI and that the server is up.",
+            ) from None
+
+    def _translate(self, exc: Any, missing_run: str | None) -> TrackerError:
+        text = str(getattr(exc, "message", exc))
+        code = getattr(exc, "error_code", "")
+        where = self._where()
+        if "401" in text or "403" in text or code in {"UNAUTHENTICATED", "PERMISSION_DENIED"}:
+            return TrackerError(
+                f"the MLflow server at {where} refused the credentials (HTTP 401/403).",
+                hint="Set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD, in the step's `env:` (from repository secrets).",
+            )
+        if code == "RESOURCE_DOES_NOT_EXIST" or "RESOURCE_DOES_NOT_EXIST" in text:
+            if missing_run:
+                return RunNotFoundError(
+                    f"run `{missing_run}` does not exist at {where}.",
+                    hint="Check the run id (`candidate.run_id` / `baseline.run_id`).",
+                )
+            return RunNotFoundError(_first_line(text))
+        if "Max retries exceeded" in text or "Connection" in text or "timed out" in text.lower():
+            return TrackerError(
+                f"cannot reach the MLflow tracking server at {where} "
+                f"(no answer within {self.config.timeout:g} s after retries).",
+                hint="Check `tracker.uri` / MLFLOW_TRACKING_URI, that the server is up and that "
+                "this runner can reach it (a self-hosted runner or a service container for a "
+                "private server).",
+            )
+        return TrackerError(f"MLflow at {where} answered with an error: {_first_line(text)}")
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    return line[:500]
+
+
+def _redact(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.password or parts.username:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return uri
+
+
+def _time(millis: int | None) -> datetime | None:
+    if not millis:
+        return None
+    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)

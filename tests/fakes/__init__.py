@@ -1,0 +1,1 @@
+"""Test doubles for external services (served over loopback, never the network)."""

@@ -1,0 +1,460 @@
+"""A small loopback W&B server: answers the GraphQL the real wandb client sends.
+
+wandb >= 0.2x sends GraphQL from its `wandb-core` helper process, so Python-level HTTP
+mocking sees nothing: this is a real HTTP server on 127.0.0.1. It keeps an in-memory model
+(runs, sweeps, artifacts), evaluates the Mongo-style run filters W&B accepts, paginates with
+cursors, counts requests and records every operation name (`operations`). An operation it
+does not know is answered with a GraphQL error naming it, so a wandb upgrade that changes
+its queries fails loudly instead of silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import yaml
+
+_OP_NAME = re.compile(r"\b(?:query|mutation)\s+(\w+)")
+_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class FakeRun:
+    entity: str
+    project: str
+    id: str
+    name: str
+    state: str
+    commit: str | None
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    tags: list[str]
+    created_at: datetime
+    heartbeat_at: datetime
+    sweep: str | None = None
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakeArtifact:
+    id: str
+    entity: str
+    project: str
+    name: str
+    version: int
+    type: str
+    aliases: list[str]
+    metadata: dict[str, Any]
+    logged_by: str | None
+    created_at: datetime
+
+
+def _iso(moment: datetime) -> str:
+    """W&B returns naive UTC timestamps without a zone suffix."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _lookup(doc: Mapping[str, Any], key: str) -> Any:
+    """A dotted filter/order key into a run document; `config.k` reads the stored `value`."""
+    parts = key.split(".")
+    if parts[0] == "config" and len(parts) > 1:
+        entry = doc["config"].get(parts[1])
+        value = entry.get("value") if isinstance(entry, dict) else None
+        rest = parts[3:] if len(parts) > 2 and parts[2] == "value" else parts[2:]
+    elif parts[0] == "summary_metrics":
+        value, rest = doc["summary_metrics"], parts[1:]
+    else:
+        return doc.get(key)
+    for part in rest:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _compare(value: Any, op: str, operand: Any) -> bool:
+    if op == "$eq":
+        return bool(value == operand or (isinstance(value, list) and operand in value))
+    if op == "$ne":
+        return not _compare(value, "$eq", operand)
+    if op == "$in":
+        return any(_compare(value, "$eq", item) for item in operand)
+    if op == "$nin":
+        return not _compare(value, "$in", operand)
+    if op == "$exists":
+        return (value is not None) == bool(operand)
+    if op in ("$gt", "$gte", "$lt", "$lte"):
+        if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+            return False
+        return {"$gt": value > operand, "$gte": value >= operand, "$lt": value < operand}.get(
+            op, value <= operand
+        )
+    raise ValueError(f"unsupported filter operator {op}")
+
+
+def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
+    """Evaluate a Mongo-style W&B run filter against one run document."""
+    for key, cond in query.items():
+        if key == "$and":
+            ok = all(matches(doc, sub) for sub in cond)
+        elif key == "$or":
+            ok = any(matches(doc, sub) for sub in cond)
+        elif key == "$nor":
+            ok = not any(matches(doc, sub) for sub in cond)
+        elif key.startswith("$"):
+            raise ValueError(f"unsupported filter operator {key}")
+        elif isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond):
+            value = _lookup(doc, key)
+            ok = all(_compare(value, op, operand) for op, operand in cond.items())
+        else:
+            ok = _compare(_lookup(doc, key), "$eq", cond)
+        if not ok:
+            return False
+    return True
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """MySQL-like: NULL (and NaN / non-numbers) sort first ascending, last descending."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return (0, 0)
+    if isinstance(value, float) and math.isnan(value):
+        return (0, 0)
+    return (1, value) if not isinstance(value, str) else (2, value)
+
+
+class FakeWandbServer:
+    """In-memory W&B behind a loopback HTTP server. Use as a context manager or start()/stop()."""
+
+    def __init__(self, api_key: str | None = None) -> None:
+        self.api_key = api_key
+        self.operations: list[str] = []
+        self.requests = 0
+        self.runs: dict[tuple[str, str], list[FakeRun]] = {}
+        self.sweeps: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.artifacts: list[FakeArtifact] = []
+        self.delay = 0.0
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def start(self) -> FakeWandbServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> FakeWandbServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget all data, counters and the required key (between tests)."""
+        with self._lock:
+            self.api_key, self.delay, self.requests = None, 0.0, 0
+            self.operations.clear()
+            self.runs.clear()
+            self.sweeps.clear()
+            self.artifacts.clear()
+
+    def clear_log(self) -> None:
+        """Forget the counted requests and recorded operations, keep the data."""
+        with self._lock:
+            self.requests = 0
+            self.operations.clear()
+
+    # -- data ---------------------------------------------------------------------------------
+    def add_project(self, entity: str, project: str) -> None:
+        self.runs.setdefault((entity, project), [])
+
+    def add_run(
+        self,
+        entity: str,
+        project: str,
+        *,
+        id: str,
+        name: str | None = None,
+        state: str = "finished",
+        commit: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        summary: Mapping[str, Any] | None = None,
+        tags: list[str] | tuple[str, ...] = (),
+        created_at: datetime | None = None,
+        runtime: float = 60.0,
+        sweep: str | None = None,
+        files: list[str] | tuple[str, ...] = (),
+    ) -> FakeRun:
+        runs = self.runs.setdefault((entity, project), [])
+        created = created_at or _EPOCH + timedelta(minutes=len(runs))
+        run = FakeRun(
+            entity, project, id, name or f"run-{id}", state, commit, dict(config or {}),
+            dict(summary or {}), list(tags), created, created + timedelta(seconds=runtime),
+            sweep, list(files),
+        )  # fmt: skip
+        run.summary.setdefault("_runtime", runtime)
+        runs.append(run)
+        return run
+
+    def add_sweep(self, entity: str, project: str, id: str, *, config: Mapping[str, Any]) -> None:
+        self.add_project(entity, project)
+        self.sweeps[(entity, project, id)] = dict(config)
+
+    def add_artifact(
+        self,
+        entity: str,
+        project: str,
+        name: str,
+        *,
+        type: str = "model",
+        aliases: list[str] | tuple[str, ...] = (),
+        metadata: Mapping[str, Any] | None = None,
+        logged_by: str | None = None,
+    ) -> FakeArtifact:
+        """A new version of artifact `name` (v0, v1, ...); an alias moves to the newest holder."""
+        self.add_project(entity, project)
+        same = [a for a in self.artifacts if (a.entity, a.project, a.name) == (entity, project, name)]
+        for other in same:
+            other.aliases = [alias for alias in other.aliases if alias not in aliases]
+        artifact = FakeArtifact(
+            f"QXJ0aWZhY3Q6{len(self.artifacts) + 1}", entity, project, name, len(same), type,
+            list(aliases), dict(metadata or {}), logged_by, _EPOCH,
+        )  # fmt: skip
+        self.artifacts.append(artifact)
+        return artifact
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    def handle(self, body: Mapping[str, Any], auth: str | None) -> tuple[int, dict[str, Any]]:
+        query = str(body.get("query") or "")
+        match = _OP_NAME.search(query)
+        op = str(body.get("operationName") or (match.group(1) if match else "anonymous"))
+        with self._lock:
+            self.requests += 1
+            self.operations.append(op)
+        if self.api_key is not None and auth != _basic(self.api_key):
+            return 401, {"errors": [{"message": "user is not logged in"}]}
+        handler = _HANDLERS.get(op)
+        if handler is None:
+            message = f"fake W&B server: unknown GraphQL operation {op!r}; teach the fake"
+            return 200, {"data": None, "errors": [{"message": message}]}
+        variables = body.get("variables") or {}
+        return 200, {"data": handler(self, variables)}
+
+    def _run_doc(self, run: FakeRun) -> dict[str, Any]:
+        return {
+            "name": run.id, "displayName": run.name, "display_name": run.name,
+            "state": run.state, "commit": run.commit, "sweep": run.sweep, "tags": run.tags,
+            "createdAt": run.created_at.timestamp(), "created_at": run.created_at.timestamp(),
+            "config": {k: {"value": v, "desc": None} for k, v in run.config.items()},
+            "summary_metrics": run.summary,
+        }  # fmt: skip
+
+    def project_node(self, v: Mapping[str, Any]) -> dict[str, Any] | None:
+        key = (v.get("entity") or v.get("entityName"), v.get("project") or v.get("name"))
+        if key not in self.runs:
+            return None
+        return {"id": f"UHJvamVjdDo{key[1]}", "internalId": "1", "name": key[1],
+                "entity": {"id": "e1", "name": key[0]}, "readOnly": False}  # fmt: skip
+
+    def find_run(self, v: Mapping[str, Any], name: str) -> FakeRun | None:
+        runs = self.runs.get((v["entity"], v["project"]), [])
+        return next((run for run in runs if run.id == name), None)
+
+    def run_node(self, run: FakeRun) -> dict[str, Any]:
+        return {
+            "id": base64.b64encode(f"Run:{run.project}:{run.id}".encode()).decode(),
+            "projectId": "1", "name": run.id, "displayName": run.name, "tags": run.tags,
+            "sweepName": run.sweep, "state": run.state, "group": None, "jobType": None,
+            "commit": run.commit, "readOnly": False, "createdAt": _iso(run.created_at),
+            "heartbeatAt": _iso(run.heartbeat_at), "description": None, "notes": None,
+            "config": json.dumps({k: {"value": v, "desc": None} for k, v in run.config.items()}),
+            "summaryMetrics": json.dumps(run.summary), "systemMetrics": "{}",
+            "historyLineCount": 0, "historyKeys": None, "fileCount": len(run.files),
+            "user": {"name": "fake", "username": "fake"},
+        }  # fmt: skip
+
+    def artifact_node(self, art: FakeArtifact) -> dict[str, Any]:
+        project = self.project_node({"entity": art.entity, "project": art.project})
+        collection = {"__typename": "ArtifactSequence", "id": f"seq-{art.name}",
+                      "name": art.name, "project": project}  # fmt: skip
+        return {
+            "__typename": "Artifact", "id": art.id, "artifactSequence": collection,
+            "versionIndex": art.version, "artifactType": {"name": art.type}, "description": None,
+            "metadata": json.dumps(art.metadata), "ttlDurationSeconds": -1,
+            "ttlIsInherited": True, "tags": [], "historyStep": None, "state": "COMMITTED",
+            "size": 0, "digest": f"digest-{art.id}", "digestAlgorithm": "MANIFEST_MD5",
+            "commitHash": None, "fileCount": 0, "createdAt": _iso(art.created_at),
+            "updatedAt": None,
+            "aliases": [{"__typename": "ArtifactAlias", "id": f"{art.id}-{a}", "alias": a,
+                         "artifactCollection": collection} for a in art.aliases],
+        }  # fmt: skip
+
+
+def _basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"api:{key}".encode()).decode()
+
+
+def _page(items: list[Any], v: Mapping[str, Any], cursor_key: str, size_key: str) -> tuple:
+    start = int(v.get(cursor_key) or 0)
+    size = int(v.get(size_key) or 50)
+    page = items[start : start + size]
+    return page, start, str(start + len(page)), start + size < len(items)
+
+
+def _viewer(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    return {"viewer": {"id": "VXNlcjox", "entity": "fake", "username": "fake", "email": None,
+                       "flags": "{}", "teams": {"edges": []}}}  # fmt: skip
+
+
+def _server_features(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    return {"serverInfo": {"features": []}}
+
+
+def _runs(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    project = s.project_node(v)
+    if project is None:
+        return {"project": None}
+    filters = json.loads(v.get("filters") or "{}")
+    runs = [r for r in s.runs[(v["entity"], v["project"])] if matches(s._run_doc(r), filters)]
+    order = str(v.get("order") or "+created_at")
+    key = order.lstrip("+-")
+    runs.sort(key=lambda r: _sort_key(_lookup(s._run_doc(r), key)), reverse=order[0] == "-")
+    page, start, end, more = _page(runs, v, "cursor", "perPage")
+    edges = [{"node": s.run_node(r), "cursor": str(start + i + 1)} for i, r in enumerate(page)]
+    conn = {"edges": edges, "pageInfo": {"endCursor": end, "hasNextPage": more}}
+    return {"project": {**project, "runCount": len(runs), "runs": conn}}
+
+
+def _run(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    project = s.project_node(v)
+    if project is None:
+        return {"project": None}
+    run = s.find_run(v, v["name"])
+    return {"project": {**project, "run": s.run_node(run) if run else None}}
+
+
+def _run_files(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    data = _run(s, v)
+    run = s.find_run(v, v["name"]) if data["project"] else None
+    if run is None:
+        return data
+    names = [n for n in run.files if not v.get("fileNames") or n in v["fileNames"]]
+    page, start, end, more = _page(names, v, "fileCursor", "fileLimit")
+    edges = [{"node": {"id": f"f{i}", "name": n, "url": None, "directUrl": None,
+                       "sizeBytes": 1, "mimetype": None, "updatedAt": None, "md5": None},
+              "cursor": str(start + i + 1)} for i, n in enumerate(page)]  # fmt: skip
+    files = {"edges": edges, "pageInfo": {"endCursor": end, "hasNextPage": more}}
+    data["project"]["run"]["files"] = files
+    return data
+
+
+def _get_sweep(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    project = s.project_node(v)
+    config = s.sweeps.get((v.get("entity"), v.get("project"), v.get("name")))
+    if project is None or config is None:
+        return {"project": project and {**project, "sweep": None}}
+    runs = [r for r in s.runs[(v["entity"], v["project"])] if r.sweep == v["name"]]
+    sweep = {"__typename": "Sweep", "id": f"sweep-{v['name']}", "name": v["name"],
+             "displayName": None, "method": config.get("method", "grid"), "state": "FINISHED",
+             "description": None, "bestLoss": None, "config": yaml.safe_dump(config),
+             "createdAt": _iso(_EPOCH), "updatedAt": None, "runCount": len(runs),
+             "runCountExpected": None}  # fmt: skip
+    return {"project": {**project, "sweep": sweep}}
+
+
+def _membership(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    project = s.project_node(v)
+    if project is None:
+        return {"project": None}
+    name, _, ref = str(v["name"]).partition(":")
+    found = None
+    for art in s.artifacts:
+        if (art.entity, art.project, art.name) == (v["entity"], v["project"], name) and (
+            ref in art.aliases or ref == f"v{art.version}"
+        ):
+            found = art
+    if found is None:
+        return {"project": {**project, "artifactCollectionMembership": None}}
+    node = s.artifact_node(found)
+    membership = {"__typename": "ArtifactCollectionMembership", "id": f"m-{found.id}",
+                  "versionIndex": found.version, "createdAt": node["createdAt"],
+                  "aliases": node["aliases"], "artifactCollection": node["artifactSequence"],
+                  "artifact": node}  # fmt: skip
+    return {"project": {**project, "artifactCollectionMembership": membership}}
+
+
+def _created_by(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    art = next((a for a in s.artifacts if a.id == v["id"]), None)
+    if art is None:
+        return {"artifact": None}
+    creator = None
+    if art.logged_by:
+        project = s.project_node({"entity": art.entity, "project": art.project})
+        creator = {"__typename": "Run", "id": f"run-{art.logged_by}", "name": art.logged_by,
+                   "project": project}  # fmt: skip
+    return {"artifact": {"createdBy": creator}}
+
+
+def _output_artifacts(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    project = s.project_node(v)
+    run = s.find_run(v, v["run"]) if project else None
+    if project is None or run is None:
+        return {"project": project and {**project, "run": None}}
+    mine = [a for a in s.artifacts if (a.entity, a.project, a.logged_by) == (
+        run.entity, run.project, run.id)]  # fmt: skip
+    page, start, end, more = _page(mine, v, "cursor", "perPage")
+    edges = [{"node": s.artifact_node(a), "cursor": str(start + i + 1)} for i, a in enumerate(page)]
+    conn = {"totalCount": len(mine), "edges": edges, "pageInfo": {
+        "__typename": "PageInfo", "endCursor": end, "hasNextPage": more}}  # fmt: skip
+    return {"project": {**project, "run": {"artifacts": conn}}}
+
+
+_HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, Any]]] = {
+    "Viewer": _viewer,
+    "ServerFeaturesQuery": _server_features,
+    "Runs": _runs,
+    "Run": _run,
+    "RunFiles": _run_files,
+    "GetSweep": _get_sweep,
+    "ArtifactMembershipByName": _membership,
+    "ArtifactCreatedBy": _created_by,
+    "RunOutputArtifacts": _output_artifacts,
+}
+
+
+def _handler(server: FakeWandbServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+                status, payload = server.handle(body, self.headers.get("Authorization"))
+            except Exception as exc:  # a bug in the fake: say so, as W&B would with a 500
+                status, payload = 500, {"errors": [{"message": f"fake W&B server: {exc!r}"}]}
+            if server.delay:
+                threading.Event().wait(server.delay)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
