@@ -178,9 +178,10 @@ class MlflowTracker:
     def resolve_alias(self, model: str, alias: str) -> ModelVersionRef:
         try:
             version = self._call(lambda: self.client.get_model_version_by_alias(model, alias))
-        except RunNotFoundError:
+        except RunNotFoundError as exc:
             raise TrackerError(
-                f"registered model `{model}` has no alias `{alias}` at {self._where()}.",
+                f"registered model `{model}` has no alias `{alias}` at {self._where()} "
+                f"(MLflow: {exc.message})",
                 hint=f"Set it (MlflowClient().set_registered_model_alias({model!r}, {alias!r}, "
                 "VERSION)) or choose another `baseline.alias` / `baseline.select`.",
             ) from None
@@ -259,7 +260,8 @@ class MlflowTracker:
                 hint="Set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
                 "MLFLOW_TRACKING_PASSWORD, in the step's `env:` (from repository secrets).",
             )
-        if code == "RESOURCE_DOES_NOT_EXIST" or "RESOURCE_DOES_NOT_EXIST" in text:
+        not_found = code == "INVALID_PARAMETER_VALUE" and "not found" in text
+        if not_found or code == "RESOURCE_DOES_NOT_EXIST" or "RESOURCE_DOES_NOT_EXIST" in text:
             if missing_run:
                 return RunNotFoundError(
                     f"run `{missing_run}` does not exist at {where}.",
