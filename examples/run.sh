@@ -5,11 +5,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 work=${ML_GATE_EXAMPLE_DIR:-$(mktemp -d)}
 export MLFLOW_TRACKING_URI="sqlite:///$work/mlruns.db"
-cd "$work"
 python "$here/iris/train.py" --commit 1111111111111111111111111111111111111111 --branch main --C 1.0
 python "$here/iris/train.py" --commit 2222222222222222222222222222222222222222 --branch feature --C 2.0
 set +e
-ml-gate check --config "$here/iris/ml-gate.yml" --commit 2222222222222222222222222222222222222222 \
+cd "$here/.."
+ml-gate check --config examples/iris/ml-gate.yml --commit 2222222222222222222222222222222222222222 \
   --json "$work/report.json" --markdown -
 code=$?
 set -e

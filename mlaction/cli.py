@@ -46,12 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="evaluate the gate and print the verdict")
     _config_arg(check)
-    check.add_argument("--commit", help="commit to judge (default: PR head sha, $GITHUB_SHA, "
-                       "or git HEAD)")
+    check.add_argument(
+        "--commit", help="commit to judge (default: PR head sha, $GITHUB_SHA, or git HEAD)"
+    )
     check.add_argument("--base-commit", help="base commit for `baseline.select: base_commit`")
     check.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
-    check.add_argument("--markdown", metavar="PATH",
-                       help="write the Markdown comment here (`-` prints it)")
+    check.add_argument(
+        "--markdown", metavar="PATH", help="write the Markdown comment here (`-` prints it)"
+    )
     check.add_argument("--quiet", action="store_true", help="print nothing but errors")
     check.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -72,8 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", type=Path, default=None, metavar="PATH",
-                        help="gate config (default: .github/ml-gate.yml)")
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="gate config (default: .github/ml-gate.yml)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,8 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
-    handler = {"check": cmd_check, "validate": cmd_validate, "render": cmd_render,
-               "init": cmd_init}[args.command]
+    handler = {
+        "check": cmd_check,
+        "validate": cmd_validate,
+        "render": cmd_render,
+        "init": cmd_init,
+    }[args.command]
     try:
         return handler(args)
     except MlGateError as exc:
@@ -187,7 +199,11 @@ def discover_commits(env: Mapping[str, str]) -> tuple[str | None, str | None, st
 def git_head(cwd: str | None = None) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired):

@@ -79,7 +79,9 @@ def evaluate(config: GateConfig, selection: Selection, now: datetime) -> Verdict
             notes.append("`on_failure: warn`: failed checks are reported as warnings.")
         checks = demoted
     statuses = {c.status for c in checks}
-    verdict: VerdictName = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    verdict: VerdictName = (
+        "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    )
     rows = tuple(metric_row(n, r, selection, checks) for n, r in config.metrics.items())
     return Verdict(verdict, tuple(checks), rows, selection, tuple(notes))
 
@@ -118,17 +120,28 @@ def _missing(name: str, value: float | None, run: Run) -> str | None:
     return None
 
 
-def _bound(name: str, value: float | None, missing: str | None, limit: float, op: str) -> CheckResult:
+def _bound(
+    name: str, value: float | None, missing: str | None, limit: float, op: str
+) -> CheckResult:
     kind = "min" if op == ">=" else "max"
     rule = f"{op.replace('>=', '≥').replace('<=', '≤')} {fmt(limit)}"
     if missing:
-        return _fail(f"{name}.{kind}", missing, metric=name, observed=value, threshold=limit, rule=rule)
+        return _fail(
+            f"{name}.{kind}", missing, metric=name, observed=value, threshold=limit, rule=rule
+        )
     assert value is not None
     ok = value >= limit - _tol(limit) if op == ">=" else value <= limit + _tol(limit)
     word = "at least" if op == ">=" else "at most"
     message = f"`{name}` = {fmt(value)}, must be {word} {fmt(limit)}"
     return CheckResult(
-        f"{name}.{kind}", "pass" if ok else "fail", message, name, value, limit, None, rule,
+        f"{name}.{kind}",
+        "pass" if ok else "fail",
+        message,
+        name,
+        value,
+        limit,
+        None,
+        rule,
         violated=not ok,
     )
 
@@ -143,20 +156,39 @@ def _regression(
     baseline = selection.baseline
     if baseline is None:
         return CheckResult(
-            check, "skip", f"no baseline: {selection.baseline_reason}", name, value, None, None, text
+            check,
+            "skip",
+            f"no baseline: {selection.baseline_reason}",
+            name,
+            value,
+            None,
+            None,
+            text,
         )
     base = baseline.metric(name)
     if base is None or not math.isfinite(base):
         why = "missing from" if base is None else "not a finite number in"
         return CheckResult(
-            check, "skip",
+            check,
+            "skip",
             f"cannot compare: `{name}` is {why} the baseline run `{baseline.label}`",
-            name, value, None, base, text,
+            name,
+            value,
+            None,
+            base,
+            text,
         )
     allowed = tolerance.allowed(base)
     if missing:
-        return _fail(check, missing, metric=name, observed=value, threshold=allowed,
-                     baseline_value=base, rule=text)
+        return _fail(
+            check,
+            missing,
+            metric=name,
+            observed=value,
+            threshold=allowed,
+            baseline_value=base,
+            rule=text,
+        )
     assert value is not None
     worse = base - value if rule.goal == "maximize" else value - base
     ok = worse <= allowed + _tol(base, value)
@@ -179,8 +211,14 @@ def run_checks(config: GateConfig, selection: Selection, now: datetime) -> list[
     rules = config.run
     checks: list[CheckResult] = []
     if run.status in (FAILED, KILLED):
-        checks.append(_fail("run.status", f"the candidate run `{run.label}` {run.status}",
-                            observed=run.status, threshold="finished"))
+        checks.append(
+            _fail(
+                "run.status",
+                f"the candidate run `{run.label}` {run.status}",
+                observed=run.status,
+                threshold="finished",
+            )
+        )
     if rules.max_duration is not None:
         checks.append(_duration(run, rules.max_duration))
     if rules.max_age is not None:
@@ -192,8 +230,14 @@ def run_checks(config: GateConfig, selection: Selection, now: datetime) -> list[
         if required:
             checks.append(_required(f"run.required_{kind}", kind[:-1], required, set(present)))
     if rules.required_artifacts:
-        checks.append(_required("run.required_artifacts", "artifact", rules.required_artifacts,
-                                set(selection.artifacts or ())))
+        checks.append(
+            _required(
+                "run.required_artifacts",
+                "artifact",
+                rules.required_artifacts,
+                set(selection.artifacts or ()),
+            )
+        )
     return checks
 
 
@@ -201,13 +245,23 @@ def _duration(run: Run, limit: float) -> CheckResult:
     rule = f"≤ {fmt_duration(limit)}"
     duration = run.duration
     if duration is None:
-        return CheckResult("run.max_duration", "skip", "the run has no end time yet",
-                           threshold=limit, rule=rule)
+        return CheckResult(
+            "run.max_duration", "skip", "the run has no end time yet", threshold=limit, rule=rule
+        )
     seconds = duration.total_seconds()
     ok = seconds <= limit
     message = f"ran for {fmt_duration(seconds)}, limit {fmt_duration(limit)}"
-    return CheckResult("run.max_duration", "pass" if ok else "fail", message, None, seconds,
-                       limit, None, rule, violated=not ok)
+    return CheckResult(
+        "run.max_duration",
+        "pass" if ok else "fail",
+        message,
+        None,
+        seconds,
+        limit,
+        None,
+        rule,
+        violated=not ok,
+    )
 
 
 def _age(run: Run, limit: float, now: datetime) -> CheckResult:
@@ -218,8 +272,17 @@ def _age(run: Run, limit: float, now: datetime) -> CheckResult:
     seconds = max(0.0, (now - moment).total_seconds())
     ok = seconds <= limit
     message = f"finished {fmt_duration(seconds)} ago, limit {fmt_duration(limit)}"
-    return CheckResult("run.max_age", "pass" if ok else "fail", message, None, seconds, limit,
-                       None, rule, violated=not ok)
+    return CheckResult(
+        "run.max_age",
+        "pass" if ok else "fail",
+        message,
+        None,
+        seconds,
+        limit,
+        None,
+        rule,
+        violated=not ok,
+    )
 
 
 def _required(name: str, kind: str, required: Sequence[str], present: set[str]) -> CheckResult:
@@ -227,10 +290,15 @@ def _required(name: str, kind: str, required: Sequence[str], present: set[str]) 
     rule = f"{len(required)} required"
     if missing:
         listed = ", ".join(f"`{key}`" for key in missing)
-        return _fail(name, f"missing {kind}{'s' if len(missing) > 1 else ''}: {listed}",
-                     observed=", ".join(missing), rule=rule)
-    return CheckResult(name, "pass", f"all {len(required)} present", rule=rule,
-                       observed=len(required))
+        return _fail(
+            name,
+            f"missing {kind}{'s' if len(missing) > 1 else ''}: {listed}",
+            observed=", ".join(missing),
+            rule=rule,
+        )
+    return CheckResult(
+        name, "pass", f"all {len(required)} present", rule=rule, observed=len(required)
+    )
 
 
 # --- report rows ---------------------------------------------------------------------------
@@ -243,7 +311,8 @@ def metric_row(
     base = selection.baseline.metric(name) if selection.baseline else None
     delta = delta_pct = None
     if _finite(value) and _finite(base):
-        assert value is not None and base is not None
+        assert value is not None
+        assert base is not None
         delta = value - base
         delta_pct = delta / abs(base) * 100 if base != 0 else None
     mine = [c for c in checks if c.metric == name]
@@ -252,11 +321,15 @@ def metric_row(
     trend = tuple(
         v for r in reversed(selection.history) if _finite(v := r.metric(name)) and v is not None
     )
-    new_best = bool(trend) and _finite(value) and all(
-        (value > t) if rule.goal == "maximize" else (value < t) for t in trend  # type: ignore[operator]
+    new_best = False
+    if trend and value is not None and math.isfinite(value):
+        if rule.goal == "maximize":
+            new_best = all(value > t for t in trend)
+        else:
+            new_best = all(value < t for t in trend)
+    return MetricRow(
+        name, rule.goal, value, base, delta, delta_pct, describe_rule(rule), status, trend, new_best
     )
-    return MetricRow(name, rule.goal, value, base, delta, delta_pct, describe_rule(rule), status,
-                     trend, new_best)
 
 
 def describe_rule(rule: MetricRule) -> str:

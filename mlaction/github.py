@@ -151,7 +151,7 @@ class GitHubClient:
             if url is None:
                 return comments
             response = self._request("GET", url, params=params, what=what)
-            page = response.json()
+            page = _decode(response, what)
             if not isinstance(page, list):
                 raise GitHubAPIError(f"Could not {what}: GitHub answered {type(page).__name__}.")
             comments.extend(c for c in page if isinstance(c, dict))
@@ -209,7 +209,7 @@ class GitHubClient:
     # -- transport ------------------------------------------------------------------------------
 
     def _json(self, method: str, path: str, *, what: str, json: Any = None) -> dict[str, Any]:
-        data = self._request(method, f"{self.api_url}{path}", json=json, what=what).json()
+        data = _decode(self._request(method, f"{self.api_url}{path}", json=json, what=what), what)
         if not isinstance(data, dict):
             raise GitHubAPIError(f"Could not {what}: GitHub answered {type(data).__name__}.")
         return data
@@ -359,6 +359,19 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 def _backoff(attempt: int) -> float:
     return min(BACKOFF_BASE * 2.0**attempt, BACKOFF_CAP)
+
+
+def _decode(response: requests.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        snippet = response.text[:200].strip()
+        raise GitHubAPIError(
+            f"Could not {what}: the answer from {_path(response.url)} is not JSON ({snippet!r}).",
+            status=response.status_code,
+            hint="Is GITHUB_API_URL the REST API root (https://HOST/api/v3 on GitHub Enterprise "
+            "Server)? A proxy between the runner and GitHub can also answer like this.",
+        ) from None
 
 
 def _github_message(response: requests.Response) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 import jinja2.sandbox
+from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 
 from mlaction import __version__
@@ -46,40 +47,69 @@ def build_report(verdict: Verdict, meta: Mapping[str, Any]) -> dict[str, Any]:
         "baseline": _run(sel.baseline) if sel.baseline else None,
         "baseline_reason": sel.baseline_reason,
         "baseline_model": (
-            {"model": sel.baseline_model.model, "version": sel.baseline_model.version,
-             "alias": sel.baseline_model.alias} if sel.baseline_model else None
+            {
+                "model": sel.baseline_model.model,
+                "version": sel.baseline_model.version,
+                "alias": sel.baseline_model.alias,
+            }
+            if sel.baseline_model
+            else None
         ),
         "checks": [
             {
-                "name": c.name, "status": c.status, "metric": c.metric, "observed": c.observed,
-                "threshold": c.threshold, "baseline_value": c.baseline_value,
-                "message": c.message, "rule": c.rule, "violated": c.violated,
+                "name": c.name,
+                "status": c.status,
+                "metric": c.metric,
+                "observed": c.observed,
+                "threshold": c.threshold,
+                "baseline_value": c.baseline_value,
+                "message": c.message,
+                "rule": c.rule,
+                "violated": c.violated,
             }
             for c in verdict.checks
         ],
         "failed_checks": verdict.failed_checks,
         "metrics": [
             {
-                "name": m.name, "goal": m.goal, "candidate": m.candidate, "baseline": m.baseline,
-                "delta": m.delta, "delta_pct": m.delta_pct, "rules": m.rules, "status": m.status,
-                "trend": list(m.trend), "new_best": m.new_best,
+                "name": m.name,
+                "goal": m.goal,
+                "candidate": m.candidate,
+                "baseline": m.baseline,
+                "delta": m.delta,
+                "delta_pct": m.delta_pct,
+                "rules": m.rules,
+                "status": m.status,
+                "trend": list(m.trend),
+                "new_best": m.new_best,
             }
             for m in verdict.metrics
         ],
         "notes": list(verdict.notes),
         "history_runs": len(sel.history),
         "tool": f"ml-gate {__version__}",
+        "title": None,
+        "config": None,
+        "comment_id": None,
+        "marker": None,
+        "run_url": None,
+        "history_branch": None,
     }
     report.update(meta)
-    return strict_json(report)
+    clean: dict[str, Any] = strict_json(report)
+    return clean
 
 
 def _run(run: Run | None) -> dict[str, Any] | None:
     if run is None:
         return None
     return {
-        "id": run.id, "name": run.name, "url": run.url, "commit": run.commit,
-        "branch": run.branch, "status": run.status,
+        "id": run.id,
+        "name": run.name,
+        "url": run.url,
+        "commit": run.commit,
+        "branch": run.branch,
+        "status": run.status,
         "start": run.start.isoformat() if run.start else None,
         "end": run.end.isoformat() if run.end else None,
         "metrics": dict(run.metrics),
@@ -108,14 +138,19 @@ def load_report(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"report file {path} not found.",
-                          hint="Pass the path written by `ml-gate check --json PATH`.") from None
+        raise ConfigError(
+            f"report file {path} not found.",
+            hint="Pass the path written by `ml-gate check --json PATH`.",
+        ) from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"report file {path} is not valid JSON (line {exc.lineno}): {exc.msg}.",
-                          hint="Pass the file written by `ml-gate check --json PATH`.") from None
+        raise ConfigError(
+            f"report file {path} is not valid JSON (line {exc.lineno}): {exc.msg}.",
+            hint="Pass the file written by `ml-gate check --json PATH`.",
+        ) from None
     if not isinstance(data, dict) or "verdict" not in data or "checks" not in data:
         raise ConfigError(f"report file {path} is not an ml-gate report (no `verdict`/`checks`).")
-    return data
+    result: dict[str, Any] = data
+    return result
 
 
 # --- escaping ------------------------------------------------------------------------------
@@ -209,12 +244,23 @@ def short(sha: object) -> str:
 def _environment(sandboxed: bool, loader: jinja2.BaseLoader) -> jinja2.Environment:
     cls = jinja2.sandbox.SandboxedEnvironment if sandboxed else jinja2.Environment
     env = cls(
-        loader=loader, finalize=_finalize, trim_blocks=True, lstrip_blocks=True,
+        loader=loader,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
         undefined=jinja2.StrictUndefined if not sandboxed else jinja2.ChainableUndefined,
-        keep_trailing_newline=True, autoescape=False,
+        keep_trailing_newline=True,
+        autoescape=False,
     )
-    env.filters.update(text=md_text, link=md_link, num=num, signed=signed, spark=sparkline,
-                       short=short, esc=lambda v: Markup(md_escape(v)))
+    env.filters.update(
+        text=md_text,
+        link=md_link,
+        num=num,
+        signed=signed,
+        spark=sparkline,
+        short=short,
+        esc=lambda v: Markup(md_escape(v)),
+    )
     env.globals.update(icons=ICONS, headlines=HEADLINES, COMMENT_LIMIT=COMMENT_LIMIT)
     return env
 
@@ -227,7 +273,7 @@ def render_markdown(
     if user_template is not None:
         text = _render_user(user_template, context)
     else:
-        source = resources.files("mlaction").joinpath("templates", template).read_text("utf-8")
+        source = (resources.files("mlaction") / "templates" / template).read_text("utf-8")
         env = _environment(False, jinja2.DictLoader({template: source}))
         text = env.get_template(template).render(context)
     marker = report.get("marker")
@@ -240,14 +286,16 @@ def _render_user(path: Path, context: Mapping[str, Any]) -> str:
     try:
         source = path.read_text(encoding="utf-8")
     except OSError:
-        raise ConfigError(f"comment.template: cannot read {path}.",
-                          hint="The path is relative to the config file's directory.") from None
+        raise ConfigError(
+            f"comment.template: cannot read {path}.",
+            hint="The path is relative to the config file's directory.",
+        ) from None
     env = _environment(True, jinja2.DictLoader({"user": source}))
     try:
         return env.get_template("user").render(context)
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(f"comment.template {path}, line {exc.lineno}: {exc.message}.") from None
-    except jinja2.sandbox.SecurityError as exc:
+    except SecurityError as exc:
         raise ConfigError(f"comment.template {path}: not allowed in the sandbox: {exc}.") from None
     except jinja2.TemplateError as exc:
         raise ConfigError(f"comment.template {path}: {exc}.") from None
@@ -278,18 +326,29 @@ def render_terminal(report: Mapping[str, Any]) -> str:
     verdict = report["verdict"]
     lines = [f"ml-gate: {verdict.upper()} ({HEADLINES.get(verdict, verdict)})"]
     cand, base = report.get("candidate") or {}, report.get("baseline")
-    lines.append(f"candidate: {clean(cand.get('name') or cand.get('id'))} [{clean(cand.get('id'))}]"
-                 + (f" commit {clean(cand.get('commit'))[:12]}" if cand.get("commit") else ""))
+    lines.append(
+        f"candidate: {clean(cand.get('name') or cand.get('id'))} [{clean(cand.get('id'))}]"
+        + (f" commit {clean(cand.get('commit'))[:12]}" if cand.get("commit") else "")
+    )
     if base:
-        lines.append(f"baseline:  {clean(base.get('name') or base.get('id'))} [{clean(base.get('id'))}]"
-                     f" ({clean(report.get('baseline_reason'))})")
+        lines.append(
+            f"baseline:  {clean(base.get('name') or base.get('id'))} [{clean(base.get('id'))}]"
+            f" ({clean(report.get('baseline_reason'))})"
+        )
     else:
         lines.append(f"baseline:  none ({clean(report.get('baseline_reason'))})")
     rows = [("STATUS", "CHECK", "OBSERVED", "THRESHOLD", "BASELINE", "MESSAGE")]
     for c in report["checks"]:
-        rows.append((c["status"].upper(), clean(c["name"]), _cell(c.get("observed")),
-                     _cell(c.get("threshold")), _cell(c.get("baseline_value")),
-                     clean(c.get("message"))))
+        rows.append(
+            (
+                c["status"].upper(),
+                clean(c["name"]),
+                _cell(c.get("observed")),
+                _cell(c.get("threshold")),
+                _cell(c.get("baseline_value")),
+                clean(c.get("message")),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         lines.append("  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5])

@@ -42,12 +42,14 @@ def find_candidate(config: GateConfig, tracker: Tracker, git: GitContext) -> Run
         assert spec.run_id is not None  # validated by the config
         return tracker.get_run(spec.run_id)
     if mode == "sweep_best":
-        if not isinstance(tracker, SweepTracker) or not hasattr(tracker, "sweep_best"):
+        if not hasattr(tracker, "sweep_best"):
             raise UsageError(
-                f"candidate.select: sweep_best needs a tracker with sweeps (W&B), not {tracker.name}."
+                "candidate.select: sweep_best needs a tracker with sweeps (W&B), "
+                f"not {tracker.name}."
             )
         assert spec.sweep is not None
-        return tracker.sweep_best(spec.sweep)
+        sweeps: SweepTracker = tracker  # type: ignore[assignment]
+        return sweeps.sweep_best(spec.sweep)
     if mode == "latest":
         runs = tracker.search(RunQuery(limit=1, extra_filter=spec.filter))
         if not runs:
@@ -94,7 +96,8 @@ def find_baseline(
         assert spec.run_id is not None
         return tracker.get_run(spec.run_id), f"run `{spec.run_id}` (`baseline.run_id`)", None
     if spec.select == "alias":
-        assert spec.model is not None and spec.alias is not None
+        assert spec.model is not None
+        assert spec.alias is not None
         ref = tracker.resolve_alias(spec.model, spec.alias)
         if not ref.run_id:
             raise RunNotFoundError(
@@ -120,7 +123,11 @@ def find_baseline(
         latest = _latest(tracker, config, candidate)
         why = "" if spec.select == "latest" else "no base commit known (not a pull request); "
         if latest is None:
-            return None, why + f"no finished run{on} to compare with: regression checks are skipped", None
+            return (
+                None,
+                why + f"no finished run{on} to compare with: regression checks are skipped",
+                None,
+            )
         return latest, why + f"latest finished run{on}", None
     return _best(config, tracker, candidate)
 
@@ -153,7 +160,11 @@ def _best(
         runs = _others(tracker.search(query), candidate)
     runs = [r for r in runs if r.metric(metric) is not None]
     if not runs:
-        return None, f"no finished run{on} with metric `{metric}`: regression checks are skipped", None
+        return (
+            None,
+            f"no finished run{on} with metric `{metric}`: regression checks are skipped",
+            None,
+        )
     goal = "highest" if maximize else "lowest"
     return runs[0], f"best finished run{on} by `{metric}` ({goal})", None
 
@@ -178,7 +189,8 @@ def find_history(config: GateConfig, tracker: Tracker, candidate: Run) -> tuple[
 def _others(runs: list[Run], candidate: Run) -> list[Run]:
     """Drop the candidate and the runs of its commit (replicates of the candidate)."""
     return [
-        r for r in runs
+        r
+        for r in runs
         if r.id != candidate.id and not (candidate.commit and r.commit == candidate.commit)
     ]
 

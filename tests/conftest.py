@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from fakes.github_server import FakeGitHub
+from fakes.wandb_server import FAKE_WANDB_KEY, FakeWandbServer
 
 
 @pytest.fixture
@@ -13,3 +14,37 @@ def github_server() -> Iterator[FakeGitHub]:
     """A fresh fake GitHub REST API on 127.0.0.1 (one per test)."""
     with FakeGitHub() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def _wandb_server_session() -> Iterator[FakeWandbServer]:
+    with FakeWandbServer() as server:
+        yield server
+
+
+@pytest.fixture
+def wandb_server(
+    _wandb_server_session: FakeWandbServer, monkeypatch: pytest.MonkeyPatch
+) -> FakeWandbServer:
+    """The fake W&B server on 127.0.0.1, emptied for this test; WANDB_* env points at it."""
+    server = _wandb_server_session
+    server.reset()
+    monkeypatch.setenv("WANDB_BASE_URL", server.url)
+    monkeypatch.setenv("WANDB_API_KEY", FAKE_WANDB_KEY)
+    for name in ("WANDB_MODE", "WANDB_ENTITY", "WANDB_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    return server
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--regen-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/ from the current output (review the diff before committing)",
+    )
+
+
+@pytest.fixture
+def regen_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--regen-golden"))

@@ -30,10 +30,18 @@ def mlflow_server(workdir: Path) -> Iterator[str]:
     log = (workdir / "server.log").open("w")
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     command = [
-        str(mlflow_bin) if mlflow_bin.exists() else "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
-        "--artifacts-destination", str(workdir / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        str(mlflow_bin) if mlflow_bin.exists() else "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{workdir / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(workdir / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
     ]
     env = {**os.environ, "MLFLOW_TRACKING_URI": ""}
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
@@ -90,7 +98,7 @@ class RunLogger:
         commit_tag: str = "mlflow.source.git.commit",
     ) -> str:
         """Log one run; runs are spaced one minute apart in start time, in logging order."""
-        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.entities import Metric, Param
 
         self.clock += 60_000
         start = start_ms if start_ms is not None else self.clock

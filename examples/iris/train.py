@@ -36,22 +36,32 @@ def main() -> None:
         x, y, test_size=0.3, random_state=args.seed, stratify=y
     )
     with mlflow.start_run(run_name=f"iris-{args.commit[:7]}-s{args.seed}") as run:
-        mlflow.set_tags({
-            "mlflow.source.git.commit": args.commit,
-            "mlflow.source.git.branch": args.branch,
-        })
-        mlflow.log_params({"C": args.C, "max_iter": args.max_iter, "seed": args.seed,
-                           "model": "LogisticRegression"})
+        mlflow.set_tags(
+            {
+                "mlflow.source.git.commit": args.commit,
+                "mlflow.source.git.branch": args.branch,
+            }
+        )
+        mlflow.log_params(
+            {
+                "C": args.C,
+                "max_iter": args.max_iter,
+                "seed": args.seed,
+                "model": "LogisticRegression",
+            }
+        )
         started = time.perf_counter()
         model = LogisticRegression(C=args.C, max_iter=args.max_iter)
         model.fit(x_train, y_train)
         mlflow.log_metric("train_seconds", time.perf_counter() - started)
         predicted = model.predict(x_test)
-        mlflow.log_metrics({
-            "accuracy": accuracy_score(y_test, predicted),
-            "f1": f1_score(y_test, predicted, average="macro"),
-            "val_loss": log_loss(y_test, model.predict_proba(x_test)),
-        })
+        mlflow.log_metrics(
+            {
+                "accuracy": accuracy_score(y_test, predicted),
+                "f1": f1_score(y_test, predicted, average="macro"),
+                "val_loss": log_loss(y_test, model.predict_proba(x_test)),
+            }
+        )
         print(f"logged run {run.info.run_id} for commit {args.commit[:12]} on {args.branch}")
 
 

@@ -77,5 +77,4 @@ class Tracker(Protocol):
 class SweepTracker(Protocol):
     """Trackers with sweeps (W&B) also pick a sweep's best run."""
 
-    def sweep_best(self, sweep_id: str) -> Run:
-        ...
+    def sweep_best(self, sweep_id: str) -> Run: ...

@@ -3,8 +3,8 @@
 Conventions read from runs:
 - commit: tag `mlflow.source.git.commit` (set by MLflow for git projects), else `git_commit`, else
   `commit`; `tracker.commit_tag` names another one.
-- branch: tag `mlflow.source.git.branch`, else `git_branch`, else `branch` when reading a run; queries
-  filter on `tracker.branch_tag` (default `mlflow.source.git.branch`).
+- branch: tag `mlflow.source.git.branch`, else `git_branch`, else `branch` when reading a run;
+  queries filter on `tracker.branch_tag` (default `mlflow.source.git.branch`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,8 +24,13 @@ from mlaction.trackers.base import ModelVersionRef, RunQuery
 
 COMMIT_TAGS = ("mlflow.source.git.commit", "git_commit", "commit")
 BRANCH_TAGS = ("mlflow.source.git.branch", "git_branch", "branch")
-_STATUS = {"FINISHED": FINISHED, "RUNNING": RUNNING, "SCHEDULED": RUNNING, "FAILED": FAILED,
-           "KILLED": KILLED}
+_STATUS = {
+    "FINISHED": FINISHED,
+    "RUNNING": RUNNING,
+    "SCHEDULED": RUNNING,
+    "FAILED": FAILED,
+    "KILLED": KILLED,
+}
 _T = TypeVar("_T")
 
 
@@ -43,7 +49,9 @@ def create(config: TrackerConfig) -> MlflowTracker:
 def quote_key(key: str) -> str:
     """Backtick-quote a metric/tag/param name for an MLflow filter or order_by."""
     if "`" in key:
-        raise TrackerError(f"the name {key!r} contains a backtick, which MLflow filters cannot quote.")
+        raise TrackerError(
+            f"the name {key!r} contains a backtick, which MLflow filters cannot quote."
+        )
     return f"`{key}`"
 
 
@@ -52,7 +60,9 @@ def quote_value(value: str) -> str:
         return f"'{value}'"
     if '"' not in value:
         return f'"{value}"'
-    raise TrackerError(f"the value {value!r} contains both quote characters; MLflow cannot filter on it.")
+    raise TrackerError(
+        f"the value {value!r} contains both quote characters; MLflow cannot filter on it."
+    )
 
 
 def public_url(uri: str) -> str | None:
@@ -102,7 +112,8 @@ class MlflowTracker:
             if experiment.lifecycle_stage == "deleted":
                 raise TrackerError(
                     f"MLflow experiment `{name}` at {self._where()} is deleted.",
-                    hint="Restore it (`mlflow experiments restore`) or point the config at another.",
+                    hint="Restore it (`mlflow experiments restore`) or point the config at "
+                    "another experiment.",
                 )
             self._experiment_id = str(experiment.experiment_id)
         return self._experiment_id
@@ -125,10 +136,12 @@ class MlflowTracker:
         # commit (on the branch when given), matched against the wanted commits here.
         tag = self.config.commit_tag or COMMIT_TAGS[0]
         base = RunQuery(
-            limit=max(query.limit, 500), branch=query.branch, finished_only=query.finished_only,
+            limit=max(query.limit, 500),
+            branch=query.branch,
+            finished_only=query.finished_only,
             extra_filter=query.extra_filter,
         )
-        clause = self._filter(base, None) + [f"tags.{quote_key(tag)} IS NOT NULL"]
+        clause = [*self._filter(base, None), f"tags.{quote_key(tag)} IS NOT NULL"]
         wanted = set(query.commits)
         runs = [r for r in self._search(clause, base) if r.commit in wanted]
         return runs[: query.limit] if query.order_by is None else runs
@@ -154,7 +167,10 @@ class MlflowTracker:
             order = ["attributes.start_time DESC"]
         else:
             direction = "DESC" if query.descending else "ASC"
-            order = [f"metrics.{quote_key(query.order_by)} {direction}", "attributes.start_time DESC"]
+            order = [
+                f"metrics.{quote_key(query.order_by)} {direction}",
+                "attributes.start_time DESC",
+            ]
         experiment_id = self.experiment_id
         found = self._call(
             lambda: self.client.search_runs(
@@ -200,9 +216,8 @@ class MlflowTracker:
             clean = path.strip("/")
             parent = clean.rsplit("/", 1)[0] if "/" in clean else ""
             if parent not in listings:
-                infos = self._call(
-                    lambda parent=parent: self.client.list_artifacts(run_id, parent or None)
-                )
+                folder = parent or None
+                infos = self._call(partial(self.client.list_artifacts, run_id, folder))
                 listings[parent] = {info.path.strip("/") for info in infos}
             if clean in listings[parent]:
                 found.add(path)

@@ -100,7 +100,7 @@ class WandbTracker:
 
     def resolve_alias(self, model: str, alias: str) -> ModelVersionRef:
         missing = TrackerError(
-            f"W&B has no `{model}` artifact with alias `{alias}` in {self.describe()}.",
+            f"no `{model}` artifact with alias `{alias}` in {self.describe()}.",
             hint=f"Log the model with `run.log_artifact(artifact, aliases=['{alias}'])`, add "
             "the alias in the W&B UI, or fix baseline.model / baseline.alias.",
         )
@@ -135,7 +135,7 @@ class WandbTracker:
     def sweep_best(self, sweep_id: str) -> Run:
         """The best finished run of a sweep, by the metric and goal of the sweep's config."""
         missing = TrackerError(
-            f"W&B has no sweep `{sweep_id}` in {self.describe()}.",
+            f"no sweep `{sweep_id}` in {self.describe()}.",
             hint="Use the sweep id from the sweep URL (…/sweeps/<id>) in candidate.sweep.",
         )
         path = f"{self.path}/{sweep_id}"
@@ -191,13 +191,15 @@ class WandbTracker:
 
     def _fetch_run(self, run_id: str) -> Any:
         missing = RunNotFoundError(
-            f"W&B has no run `{run_id}` in {self.describe()}.",
+            f"no run `{run_id}` in {self.describe()}.",
             hint="Use the run id from the run URL (…/runs/<id>), not its display name.",
         )
         path = f"{self.path}/{run_id}"
         return self._call(f"reading run `{run_id}`", lambda: self._api.run(path), missing=missing)
 
-    def _call(self, doing: str, fn: Callable[[], Any], *, missing: Any = None) -> Any:
+    def _call(
+        self, doing: str, fn: Callable[[], Any], *, missing: MlGateError | _Missing | None = None
+    ) -> Any:
         """Run an SDK call; a failed request -> TrackerError, a local "not found" -> `missing`."""
         try:
             return fn()
@@ -220,8 +222,9 @@ class WandbTracker:
                 f"W&B rejected the API key (HTTP {status}) at {self.base_url} while {doing}.",
                 hint=f"Check WANDB_API_KEY: it must be a valid key for this server. {_KEY_HINT}",
             )
-        if failure is not None and response is None:
-            reason = f"no answer within {self.timeout}s ({reason})"
+        if failure is not None and response is None and "did not respond in time" in reason:
+            reason = f"no answer within {self.timeout}s"
+        reason = reason.splitlines()[0] if reason else "no details"
         if failure is None or status in (None, 408, 502, 503, 504):
             return TrackerError(
                 f"Could not reach W&B at {self.base_url} while {doing}: {reason}",

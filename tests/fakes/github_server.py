@@ -88,7 +88,9 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -175,6 +177,10 @@ class FakeGitHub:
     def disconnect_next(self, route: str, *, count: int = 1) -> None:
         """Close the connection without answering (the client sees a connection error)."""
         self._queue(route, _Failure(0, disconnect=True), count)
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._failures.clear()
 
     def _queue(self, route: str, failure: _Failure, count: int) -> None:
         if route != "*" and route not in ROUTES:
@@ -296,6 +302,7 @@ def _validate_body(body: Any) -> _Reply | None:
 def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on keep-alive connections
 
         def do_GET(self) -> None:
             self._serve()

@@ -11,8 +11,10 @@ its queries fails loudly instead of silently.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
+import operator
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -23,8 +25,10 @@ from typing import Any
 
 import yaml
 
+FAKE_WANDB_KEY = "f" * 40  # as long as a real W&B key; valid nowhere
 _OP_NAME = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+_ORDERED = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
 
 
 @dataclass
@@ -55,7 +59,6 @@ class FakeArtifact:
     aliases: list[str]
     metadata: dict[str, Any]
     logged_by: str | None
-    created_at: datetime
 
 
 def _iso(moment: datetime) -> str:
@@ -90,12 +93,9 @@ def _compare(value: Any, op: str, operand: Any) -> bool:
         return not _compare(value, "$in", operand)
     if op == "$exists":
         return (value is not None) == bool(operand)
-    if op in ("$gt", "$gte", "$lt", "$lte"):
-        if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
-            return False
-        return {"$gt": value > operand, "$gte": value >= operand, "$lt": value < operand}.get(
-            op, value <= operand
-        )
+    if op in _ORDERED:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and not math.isnan(value) and bool(_ORDERED[op](value, operand))
     raise ValueError(f"unsupported filter operator {op}")
 
 
@@ -172,12 +172,6 @@ class FakeWandbServer:
             self.sweeps.clear()
             self.artifacts.clear()
 
-    def clear_log(self) -> None:
-        """Forget the counted requests and recorded operations, keep the data."""
-        with self._lock:
-            self.requests = 0
-            self.operations.clear()
-
     # -- data ---------------------------------------------------------------------------------
     def add_project(self, entity: str, project: str) -> None:
         self.runs.setdefault((entity, project), [])
@@ -227,12 +221,14 @@ class FakeWandbServer:
     ) -> FakeArtifact:
         """A new version of artifact `name` (v0, v1, ...); an alias moves to the newest holder."""
         self.add_project(entity, project)
-        same = [a for a in self.artifacts if (a.entity, a.project, a.name) == (entity, project, name)]
+        same = [
+            a for a in self.artifacts if (a.entity, a.project, a.name) == (entity, project, name)
+        ]
         for other in same:
             other.aliases = [alias for alias in other.aliases if alias not in aliases]
         artifact = FakeArtifact(
             f"QXJ0aWZhY3Q6{len(self.artifacts) + 1}", entity, project, name, len(same), type,
-            list(aliases), dict(metadata or {}), logged_by, _EPOCH,
+            list(aliases), dict(metadata or {}), logged_by,
         )  # fmt: skip
         self.artifacts.append(artifact)
         return artifact
@@ -297,7 +293,7 @@ class FakeWandbServer:
             "metadata": json.dumps(art.metadata), "ttlDurationSeconds": -1,
             "ttlIsInherited": True, "tags": [], "historyStep": None, "state": "COMMITTED",
             "size": 0, "digest": f"digest-{art.id}", "digestAlgorithm": "MANIFEST_MD5",
-            "commitHash": None, "fileCount": 0, "createdAt": _iso(art.created_at),
+            "commitHash": None, "fileCount": 0, "createdAt": _iso(_EPOCH),
             "updatedAt": None,
             "aliases": [{"__typename": "ArtifactAlias", "id": f"{art.id}-{a}", "alias": a,
                          "artifactCollection": collection} for a in art.aliases],
@@ -308,7 +304,9 @@ def _basic(key: str) -> str:
     return "Basic " + base64.b64encode(f"api:{key}".encode()).decode()
 
 
-def _page(items: list[Any], v: Mapping[str, Any], cursor_key: str, size_key: str) -> tuple:
+def _page(
+    items: list[Any], v: Mapping[str, Any], cursor_key: str, size_key: str
+) -> tuple[list[Any], int, str, bool]:
     start = int(v.get(cursor_key) or 0)
     size = int(v.get(size_key) or 50)
     page = items[start : start + size]
@@ -329,10 +327,12 @@ def _runs(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     if project is None:
         return {"project": None}
     filters = json.loads(v.get("filters") or "{}")
-    runs = [r for r in s.runs[(v["entity"], v["project"])] if matches(s._run_doc(r), filters)]
+    docs = [(run, s._run_doc(run)) for run in s.runs[(v["entity"], v["project"])]]
     order = str(v.get("order") or "+created_at")
-    key = order.lstrip("+-")
-    runs.sort(key=lambda r: _sort_key(_lookup(s._run_doc(r), key)), reverse=order[0] == "-")
+    found = [(r, doc) for r, doc in docs if matches(doc, filters)]
+    key, descending = order.lstrip("+-"), order.startswith("-")
+    found.sort(key=lambda pair: _sort_key(_lookup(pair[1], key)), reverse=descending)
+    runs = [r for r, _ in found]
     page, start, end, more = _page(runs, v, "cursor", "perPage")
     edges = [{"node": s.run_node(r), "cursor": str(start + i + 1)} for i, r in enumerate(page)]
     conn = {"edges": edges, "pageInfo": {"endCursor": end, "hasNextPage": more}}
@@ -364,7 +364,7 @@ def _run_files(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
 
 def _get_sweep(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     project = s.project_node(v)
-    config = s.sweeps.get((v.get("entity"), v.get("project"), v.get("name")))
+    config = s.sweeps.get((str(v.get("entity")), str(v.get("project")), str(v["name"])))
     if project is None or config is None:
         return {"project": project and {**project, "sweep": None}}
     runs = [r for r in s.runs[(v["entity"], v["project"])] if r.sweep == v["name"]]
@@ -452,7 +452,8 @@ def _handler(server: FakeWandbServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
+                self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

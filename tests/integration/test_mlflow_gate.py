@@ -128,7 +128,9 @@ def test_missing_and_nan_metrics_fail_and_say_which(
     report_path = tmp_path / "report.json"
 
     outcome = gate(
-        runs, write_config, "metrics:\n  accuracy: {min: 0.5}\n  f1: {min: 0.5}\n",
+        runs,
+        write_config,
+        "metrics:\n  accuracy: {min: 0.5}\n  f1: {min: 0.5}\n",
         tmp_json=report_path,
     )
 
@@ -149,7 +151,8 @@ def test_no_baseline_skips_regression_visibly(runs: RunLogger, write_config: Con
     runs.log(CAND, branch="feature", metrics={"accuracy": 0.95})
 
     outcome = gate(
-        runs, write_config,
+        runs,
+        write_config,
         "baseline: {select: none}\nmetrics:\n  accuracy: {min: 0.9, max_regression: 0.01}\n",
     )
 
@@ -159,7 +162,8 @@ def test_no_baseline_skips_regression_visibly(runs: RunLogger, write_config: Con
     assert outcome.report is not None
     assert outcome.report["baseline"] is None
     assert "regression checks are skipped" in outcome.report["notes"][0]
-    assert outcome.markdown is not None and "regression checks are skipped" in outcome.markdown
+    assert outcome.markdown is not None
+    assert "regression checks are skipped" in outcome.markdown
 
 
 def test_warn_mode_reports_but_passes(runs: RunLogger, write_config: ConfigWriter) -> None:
@@ -204,7 +208,8 @@ def test_latest_and_run_id_selection(runs: RunLogger, write_config: ConfigWriter
     third = runs.log("3" * 40, metrics={"accuracy": 0.92})
 
     outcome = gate(
-        runs, write_config,
+        runs,
+        write_config,
         f"candidate: {{select: run_id, run_id: {second}}}\n"
         "baseline: {select: latest}\nmetrics:\n  accuracy: {max_regression: 0.02}\n",
         commit=None,
@@ -214,7 +219,8 @@ def test_latest_and_run_id_selection(runs: RunLogger, write_config: ConfigWriter
     assert outcome.report["baseline"]["id"] == third
 
     outcome = gate(
-        runs, write_config,
+        runs,
+        write_config,
         f"candidate: {{select: latest}}\nbaseline: {{select: run_id, run_id: {first}}}\n"
         "metrics:\n  accuracy: {max_regression: 0.02}\n",
         commit=None,
@@ -229,7 +235,10 @@ def test_base_commit_baseline_and_fallback(runs: RunLogger, write_config: Config
     base = runs.log(BASE, metrics={"accuracy": 0.90})
     latest = runs.log("1" * 40, metrics={"accuracy": 0.80})
     runs.log(CAND, branch="feature", metrics={"accuracy": 0.89})
-    body = "baseline: {select: base_commit, branch: main}\nmetrics:\n  accuracy: {max_regression: 0.02}\n"
+    body = (
+        "baseline: {select: base_commit, branch: main}\n"
+        "metrics:\n  accuracy: {max_regression: 0.02}\n"
+    )
 
     outcome = gate(runs, write_config, body, base_commit=BASE)
     assert outcome.report is not None, outcome.error
@@ -251,7 +260,8 @@ def test_registry_alias_baseline(runs: RunLogger, write_config: ConfigWriter) ->
     runs.client.set_registered_model_alias(model, "champion", version.version)
 
     outcome = gate(
-        runs, write_config,
+        runs,
+        write_config,
         f"baseline: {{select: alias, model: {model}, alias: champion}}\n"
         "metrics:\n  accuracy: {max_regression: 0.01}\n",
     )
@@ -259,12 +269,15 @@ def test_registry_alias_baseline(runs: RunLogger, write_config: ConfigWriter) ->
     assert outcome.report is not None, outcome.error
     assert outcome.report["baseline"]["id"] == champion
     assert outcome.report["baseline_model"] == {
-        "model": model, "version": str(version.version), "alias": "champion"
+        "model": model,
+        "version": str(version.version),
+        "alias": "champion",
     }
     assert outcome.exit_code == 1
 
     outcome = gate(
-        runs, write_config,
+        runs,
+        write_config,
         f"baseline: {{select: alias, model: {model}, alias: nope}}\n"
         "metrics:\n  accuracy: {max_regression: 0.01}\n",
     )
@@ -274,12 +287,18 @@ def test_registry_alias_baseline(runs: RunLogger, write_config: ConfigWriter) ->
 
 
 def test_run_rules(runs: RunLogger, write_config: ConfigWriter) -> None:
-    cand = runs.log(CAND, metrics={"accuracy": 0.95}, params={"lr": "0.1"},
-                    tags={"dataset": "v3"}, duration_s=7200)
+    cand = runs.log(
+        CAND,
+        metrics={"accuracy": 0.95},
+        params={"lr": "0.1"},
+        tags={"dataset": "v3"},
+        duration_s=7200,
+    )
     runs.client.log_text(cand, "hello", "model/MLmodel")
 
     outcome = gate(
-        runs, write_config,
+        runs,
+        write_config,
         "metrics:\n  accuracy: {min: 0.9}\n"
         "run:\n  max_duration: 1h\n  max_age: 7d\n  required_params: [lr, epochs]\n"
         "  required_tags: [dataset]\n  required_artifacts: [model/MLmodel, model.pkl]\n",
@@ -301,7 +320,8 @@ def test_history_feeds_the_trend(runs: RunLogger, write_config: ConfigWriter) ->
     runs.log(CAND, branch="feature", metrics={"accuracy": 0.935})
 
     outcome = gate(
-        runs, write_config,
+        runs,
+        write_config,
         "baseline: {branch: main}\nmetrics:\n  accuracy: {min: 0.5}\ncomment: {history: 3}\n",
     )
 

@@ -1,0 +1,25 @@
+# The ml-gate Docker action. GitHub builds this image on the runner for every job, so it stays
+# small and quick to build: a slim base, no compilers, no apt packages, no pip cache. Every
+# dependency ships manylinux wheels. The two tracker SDKs are the bulk of the image:
+#   - mlflow-skinny (not `mlflow`): the client without pandas, scipy, scikit-learn, SQLAlchemy,
+#     Flask or the UI; it still brings databricks-sdk, opentelemetry, protobuf and GitPython.
+#   - wandb: ships its Go `wandb-core` helper binary; brings protobuf, sentry-sdk, GitPython.
+# Both import GitPython, which refuses to import without a `git` binary unless told to be quiet;
+# ml-gate reads the commit from GITHUB_SHA / the event, so the image needs no git.
+FROM python:3.12-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore \
+    GIT_PYTHON_REFRESH=quiet
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY mlaction ./mlaction
+COPY entrypoint.py ./
+RUN pip install '.[all]'
+
+# No USER: GitHub runs Docker actions as root with the workspace mounted at /github/workspace,
+# and files the action writes there must stay writable by later steps.
+ENTRYPOINT ["python", "/app/entrypoint.py"]
