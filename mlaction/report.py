@@ -12,7 +12,6 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from mlaction.gate import Verdict, fmt
 from mlaction.runs import Run
 
 COMMENT_LIMIT = 65_536
+SUMMARY_LIMIT = 1_000_000  # GitHub's job summary holds 1 MiB per step
 ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "error": "💥"}
 HEADLINES = {"pass": "passed", "fail": "failed", "warn": "passed with warnings", "error": "error"}
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -266,20 +266,25 @@ def _environment(sandboxed: bool, loader: jinja2.BaseLoader) -> jinja2.Environme
 
 
 def render_markdown(
-    report: Mapping[str, Any], *, template: str = "comment.md.j2", user_template: Path | None = None
+    report: Mapping[str, Any],
+    *,
+    template: str = "comment.md.j2",
+    user_template: Path | None = None,
+    summary: bool = False,
 ) -> str:
-    """The comment (or job summary) Markdown, capped at GitHub's comment limit."""
+    """The comment (or, with `summary`, the job summary) Markdown, capped at the size limit."""
     context = {"report": report, **report}
+    if summary:
+        context["marker"] = None
     if user_template is not None:
         text = _render_user(user_template, context)
     else:
-        source = (resources.files("mlaction") / "templates" / template).read_text("utf-8")
-        env = _environment(False, jinja2.DictLoader({template: source}))
+        env = _environment(False, jinja2.PackageLoader("mlaction", "templates"))
         text = env.get_template(template).render(context)
-    marker = report.get("marker")
+    marker = context.get("marker")
     if marker and marker not in text:
         text = f"{marker}\n{text}"
-    return cap(text)
+    return cap(text, SUMMARY_LIMIT if summary else COMMENT_LIMIT)
 
 
 def _render_user(path: Path, context: Mapping[str, Any]) -> str:

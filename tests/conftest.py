@@ -7,6 +7,21 @@ from collections.abc import Iterator
 import pytest
 from fakes.github_server import FakeGitHub
 from fakes.wandb_server import FAKE_WANDB_KEY, FakeWandbServer
+from mlflow_helpers import RunLogger, mlflow_server
+
+
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real `mlflow server` on 127.0.0.1 (sqlite backend in a temp dir), one per session:
+    the integration and the container tests share it."""
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
+
+
+@pytest.fixture
+def runs(mlflow_uri: str) -> RunLogger:
+    """A fresh experiment on the shared server and a helper that logs runs into it."""
+    return RunLogger(mlflow_uri)
 
 
 @pytest.fixture

@@ -1,25 +1,11 @@
-"""Integration fixtures: a real MLflow server for the whole session, one experiment per test."""
+"""Integration fixtures (the MLflow server and `runs` are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from mlflow_helpers import RunLogger, mlflow_server
-
-
-@pytest.fixture(scope="session")
-def mlflow_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a real `mlflow server` on 127.0.0.1 (sqlite backend in a temp dir)."""
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
-        yield url
-
-
-@pytest.fixture
-def runs(mlflow_uri: str) -> RunLogger:
-    """A fresh experiment on the shared server and a helper that logs runs into it."""
-    return RunLogger(mlflow_uri)
 
 
 @pytest.fixture
