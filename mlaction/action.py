@@ -82,7 +82,9 @@ def evaluate_gate(
     loaded = load_config(settings.config_path, settings.env)
     gate = loaded.gate
     tracker = tracker or build_tracker(gate.tracker)
-    deadline = gate.tracker.timeout + 20
+    # Each request is bounded by the timeout and few retries; the whole tracker phase also has
+    # a hard deadline (45 s with the default 30 s timeout), so a hung tracker never hangs a job.
+    deadline = gate.tracker.timeout + min(15.0, gate.tracker.timeout / 2 + 5)
     selection = with_deadline(
         lambda: select_runs(gate, tracker, settings.git), deadline, tracker.describe()
     )

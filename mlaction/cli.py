@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -67,6 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--output", type=Path, help="write here instead of printing")
     render.add_argument("--debug", action="store_true", help="show tracebacks")
 
+    comment = sub.add_parser(
+        "comment", help="post a JSON report as the sticky PR comment (fork-PR recipe)"
+    )
+    comment.add_argument("--report", type=Path, required=True, metavar="PATH")
+    comment.add_argument("--pr", type=int, required=True, metavar="N", help="pull request number")
+    comment.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+    comment.add_argument(
+        "--mode",
+        choices=["always", "on_failure", "never"],
+        default="always",
+        help="create a new comment always, only on failure, or never (existing: always updated)",
+    )
+    comment.add_argument("--debug", action="store_true", help="show tracebacks")
+
     init = sub.add_parser("init", help="write a starter config")
     _config_arg(init)
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -94,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": cmd_check,
         "validate": cmd_validate,
         "render": cmd_render,
+        "comment": cmd_comment,
         "init": cmd_init,
     }[args.command]
     try:
@@ -168,6 +182,30 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def cmd_comment(args: argparse.Namespace) -> int:
+    """Post a saved report. Its purpose is posting: failing to post is exit 2."""
+    from mlaction.github import GitHubClient, GitHubContext
+    from mlaction.publish import should_create
+    from mlaction.report import load_report, render_markdown
+
+    env = os.environ
+    ctx = GitHubContext.from_env(env)
+    repository = args.repo or ctx.repository
+    if not repository:
+        raise UsageError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY.")
+    token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or ""
+    report = load_report(args.report)
+    if not report.get("marker"):
+        raise UsageError(f"report {args.report} has no comment marker.")
+    client = GitHubClient(token, api_url=ctx.api_url, repository=repository)
+    create = should_create(args.mode, str(report["verdict"]))
+    result = client.upsert_comment(
+        args.pr, str(report["marker"]), render_markdown(report), create=create
+    )
+    print(f"PR #{args.pr}: comment {result.action} {result.url or ''}".rstrip())
+    return EXIT_PASS
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     path = _config_path(args)
     if path.exists() and not args.force:
@@ -181,18 +219,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 def discover_commits(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
     """(commit, base commit, base branch): the PR head sha of the GitHub event when there is
     one, else $GITHUB_SHA, else the working directory's git HEAD."""
-    event_path = env.get("GITHUB_EVENT_PATH")
-    if event_path and Path(event_path).is_file():
-        try:
-            event = json.loads(Path(event_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            event = {}
-        pr = event.get("pull_request") if isinstance(event, dict) else None
-        if isinstance(pr, dict):
-            head, base = pr.get("head") or {}, pr.get("base") or {}
-            return head.get("sha"), base.get("sha"), base.get("ref")
-    if env.get("GITHUB_SHA"):
-        return env["GITHUB_SHA"], None, None
+    from mlaction.github import GitHubContext
+
+    ctx = GitHubContext.from_env(env)
+    if ctx.sha:
+        return ctx.sha, ctx.base_sha, ctx.base_ref
     return git_head(), None, None
 
 
