@@ -18,6 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/actionlint .github/workflows/*.yml
 
 test: lint
 	$(BIN)/pytest

@@ -24,7 +24,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def mlflow_server(workdir: Path) -> Iterator[str]:
+def mlflow_server(workdir: Path, db: Path | None = None) -> Iterator[str]:
     """Start `mlflow server` (sqlite backend in `workdir`), wait until it answers, stop it."""
     port = free_port()
     log = (workdir / "server.log").open("w")
@@ -43,7 +43,8 @@ def mlflow_server(workdir: Path) -> Iterator[str]:
         "--workers",
         "1",
     ]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": ""}
+    # No background job runner: the tests and benchmarks use only the tracking API.
+    env = {**os.environ, "MLFLOW_TRACKING_URI": "", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -54,9 +54,9 @@ def container_engine() -> None:
     problem = engine_problem()
     if problem is None:
         return
-    message = f"no container engine: {problem}. Start one from the repository root: {START_ENGINE}"
+    message = f"no container engine ({problem}); start one from the repository root: {START_ENGINE}"
     if in_ci():
-        pytest.fail(f"{message} (CI is set: the container tests must run, not skip)")
+        pytest.fail(f"{message}. CI is set: the container tests must run, not skip.")
     pytest.skip(message)
 
 

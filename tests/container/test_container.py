@@ -13,7 +13,7 @@ import os
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ HEAD = "a" * 40  # the PR head: the commit the gate judges
 BASE = "b" * 40
 MERGE = "e" * 40  # GITHUB_SHA of a pull_request event: the test merge commit, never judged
 PR = 7
+PR_REF = f"refs/pull/{PR}/merge"
 CONFIG_PATH = ".github/ml-gate.yml"
 MARKER = f"<!-- ml-gate:{CONFIG_PATH} -->"
 RUN_TIMEOUT = 180
@@ -66,7 +67,7 @@ class ActionContainer:
     github: FakeGitHub
     tracking_uri: str
     root: Path
-    timings: list[tuple[str, float]] = field(default_factory=list)
+    timings: list[tuple[str, float]]
 
     @property
     def workspace(self) -> Path:
@@ -158,9 +159,6 @@ def action(
 
 def pr_event() -> dict[str, Any]:
     return pull_request_event(PR, head_sha=HEAD, base_sha=BASE)
-
-
-PR_REF = f"refs/pull/{PR}/merge"
 
 
 def test_pull_request_pass_posts_one_comment_and_edits_it(

@@ -1,0 +1,67 @@
+"""The workflows shown in the README and docs/ are valid: actionlint checks every one."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^( *)```ya?ml\n(.*?)^ *```", re.S | re.M)
+
+
+def blocks(doc: Path) -> list[str]:
+    return [textwrap.dedent(body) for _, body in BLOCK.findall(doc.read_text(encoding="utf-8"))]
+
+
+def workflows() -> list[tuple[str, str]]:
+    found = []
+    for doc in DOCS:
+        for i, block in enumerate(blocks(doc)):
+            if re.search(r"^jobs:", block, re.M):
+                found.append((f"{doc.name}#{i}", block))
+    return found
+
+
+def actionlint() -> str:
+    local = Path(sys.executable).with_name("actionlint")
+    found = str(local) if local.exists() else shutil.which("actionlint")
+    assert found, "actionlint is not installed (it is in the dev group)"
+    return found
+
+
+def test_docs_show_workflows() -> None:
+    names = [name for name, _ in workflows()]
+    assert any(n.startswith("README.md") for n in names)
+    assert any(n.startswith("fork-prs.md") for n in names)
+
+
+@pytest.mark.parametrize(("name", "text"), workflows(), ids=[n for n, _ in workflows()])
+def test_documented_workflow_passes_actionlint(name: str, text: str, tmp_path: Path) -> None:
+    assert isinstance(yaml.safe_load(text), dict)
+    path = tmp_path / ".github" / "workflows" / "doc.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [actionlint(), str(path)], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"{name}:\n{done.stdout}{done.stderr}"
+
+
+def test_config_examples_in_docs_are_valid() -> None:
+    from mlaction.config import parse_config
+
+    checked = 0
+    for doc in DOCS:
+        for block in blocks(doc):
+            if re.search(r"^tracker:", block, re.M) and re.search(r"^metrics:", block, re.M):
+                parse_config(block, doc, {"MLFLOW_TRACKING_URI": "http://x", "WANDB_BASE_URL": "x"})
+                checked += 1
+    assert checked >= 1
