@@ -3,9 +3,9 @@
 # dependency ships manylinux wheels. The two tracker SDKs are the bulk of the image:
 #   - mlflow-skinny (not `mlflow`): the client without pandas, scipy, scikit-learn, SQLAlchemy,
 #     Flask or the UI; it still brings databricks-sdk, opentelemetry, protobuf and GitPython.
-#   - wandb: ships its Go `wandb-core` helper binary; brings protobuf, sentry-sdk, GitPython.
-# Both import GitPython, which refuses to import without a `git` binary unless told to be quiet;
-# ml-gate reads the commit from GITHUB_SHA / the event, so the image needs no git.
+#   - wandb: ships its Go `wandb-core` helper binary (~33 MB of its 55 MB) and opentelemetry.
+# mlflow-skinny imports GitPython, which refuses to import without a `git` binary unless told to
+# be quiet; ml-gate reads the commit from GITHUB_SHA / the event, so the image needs no git.
 FROM python:3.12-slim
 
 ENV PYTHONUNBUFFERED=1 \

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mlaction.config import GateConfig
 from mlaction.errors import RunNotFoundError, UsageError
-from mlaction.runs import FINISHED, ModelVersionInfo, Run, Selection
+from mlaction.runs import FINISHED, ModelVersionInfo, Run, Selection, is_number
 from mlaction.trackers.base import MetricBound, RunQuery, SweepTracker, Tracker
 
 # How many runs of one commit are read at once (replicates: seeds, folds).
@@ -143,7 +143,7 @@ def _best(
     maximize = config.goal_of(metric) == "maximize"
     value = candidate.metric(metric)
     query = RunQuery(
-        limit=4,
+        limit=10,  # room for the candidate's own runs and diverged (NaN) runs sorted first
         branch=branch,
         order_by=metric,
         descending=maximize,
@@ -158,7 +158,7 @@ def _best(
         runs = _others(tracker.search(_with(query, bound=bound)), candidate)
     if not runs:
         runs = _others(tracker.search(query), candidate)
-    runs = [r for r in runs if r.metric(metric) is not None]
+    runs = [r for r in runs if is_number(r.metric(metric))]  # NaN / inf never rank first
     if not runs:
         return (
             None,

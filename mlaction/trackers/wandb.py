@@ -33,7 +33,7 @@ from typing import Any
 
 from mlaction.config import TrackerConfig
 from mlaction.errors import ConfigError, MlGateError, RunNotFoundError, TrackerError
-from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, Run
+from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, Run, is_number
 from mlaction.trackers.base import ModelVersionRef, RunQuery
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
@@ -151,7 +151,9 @@ class WandbTracker:
         has_metric = {f"summary_metrics.{name}": {"$exists": True}}
         filters = {"$and": [{"sweep": sweep_id}, {"state": "finished"}, has_metric]}
         order = f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
-        runs = self._runs(filters, order, 1, f"finding the best run of sweep `{sweep_id}`")
+        # A few runs, not one: a diverged run ("NaN") can sort first; the best is the first number.
+        doing = f"finding the best run of sweep `{sweep_id}`"
+        runs = [r for r in self._runs(filters, order, 10, doing) if is_number(r.metric(name))]
         if not runs:
             raise TrackerError(
                 f"W&B sweep `{sweep_id}` has no finished run with `{name}`.",
