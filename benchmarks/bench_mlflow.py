@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from mlflow_helpers import mlflow_server  # noqa: E402
 
-CANDIDATE = "c" * 40
+CANDIDATE = "c" * 40  # a typical candidate: some runs on main beat it
+NEW_BEST = "d" * 40  # a candidate better than every run: the baseline query must order them all
 CONFIG = """\
 tracker: {{uri: {uri}, experiment: bench, timeout: 30s}}
 baseline: {{select: best, branch: main}}
@@ -62,10 +63,10 @@ def fill(db: Path, count: int, seed: int = 7) -> None:
     ).fetchone()
     start = int(time.time() * 1000) - count * 60_000
     runs, metrics, tags, params = [], [], [], []
-    for i in range(count + 1):
+    for i in range(count + 2):
         run_id = uuid.uuid4().hex
-        is_candidate = i == count
-        commit = CANDIDATE if is_candidate else f"{i:040x}"
+        is_candidate = i >= count
+        commit = {count: CANDIDATE, count + 1: NEW_BEST}.get(i, f"{i:040x}")
         branch = "feature" if is_candidate else ("main" if rng.random() < 0.85 else "dev")
         status = "FINISHED" if is_candidate or rng.random() < 0.95 else "FAILED"
         t0 = start + i * 60_000
@@ -86,7 +87,7 @@ def fill(db: Path, count: int, seed: int = 7) -> None:
                 experiment_id,
             )
         )
-        accuracy = 0.915 if is_candidate else rng.gauss(0.90, 0.01)
+        accuracy = {CANDIDATE: 0.915, NEW_BEST: 0.99}.get(commit, rng.gauss(0.90, 0.01))
         loss = 0.30 if is_candidate else rng.gauss(0.30, 0.02)
         for key, value in (("accuracy", accuracy), ("val_loss", loss), ("f1", accuracy - 0.01)):
             metrics.append((key, value, t0, 0, 0, run_id))
@@ -135,15 +136,17 @@ def median_time(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def gate_in_process(config: Path) -> Callable[[], object]:
+def gate_in_process(config: Path, commit: str = CANDIDATE) -> Callable[[], object]:
     from mlaction.action import Settings, evaluate_gate
     from mlaction.select import GitContext
 
-    settings = Settings(config_path=config, git=GitContext(commit=CANDIDATE), env={})
+    settings = Settings(config_path=config, git=GitContext(commit=commit), env={})
+    expected = {CANDIDATE: 0.915, NEW_BEST: 0.99}[commit]
 
     def run() -> object:
         _, report, _ = evaluate_gate(settings)
-        assert report["candidate"]["metrics"]["accuracy"] == 0.915
+        assert report["candidate"]["metrics"]["accuracy"] == expected
+        assert report["baseline"] is not None
         return report
 
     return run
@@ -263,6 +266,9 @@ def main() -> None:
                     config.write_text(CONFIG.format(uri=uri))
                     row = {
                         "ml-gate queries": median_time(gate_in_process(config), args.repeat),
+                        "ml-gate queries, new best": median_time(
+                            gate_in_process(config, NEW_BEST), args.repeat
+                        ),
                         "naive queries": median_time(naive(uri), max(1, args.repeat // 2)),
                         "ml-gate check (CLI)": median_time(cli_check(config), args.repeat),
                     }

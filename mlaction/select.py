@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from mlaction.config import GateConfig
 from mlaction.errors import RunNotFoundError, UsageError
 from mlaction.runs import FINISHED, ModelVersionInfo, Run, Selection, is_number
-from mlaction.trackers.base import MetricBound, RunQuery, SweepTracker, Tracker
+from mlaction.trackers.base import RunQuery, SweepTracker, Tracker
 
 # How many runs of one commit are read at once (replicates: seeds, folds).
 MAX_RUNS_PER_COMMIT = 50
@@ -141,7 +141,6 @@ def _best(
     if metric is None:
         return None, "no metric to rank runs by: regression checks are skipped", None
     maximize = config.goal_of(metric) == "maximize"
-    value = candidate.metric(metric)
     query = RunQuery(
         limit=10,  # room for the candidate's own runs and diverged (NaN) runs sorted first
         branch=branch,
@@ -149,15 +148,7 @@ def _best(
         descending=maximize,
         extra_filter=config.candidate.filter,
     )
-    runs: list[Run] = []
-    if value is not None and math.isfinite(value):
-        # Runs at least as good as the candidate: a narrow, fast query (the ordering then only
-        # sorts a few rows, even on an un-analyzed SQLite store). Empty means the candidate is
-        # the new best; only then is the unbounded ordering needed, for the report.
-        bound = MetricBound(metric, ">=" if maximize else "<=", value)
-        runs = _others(tracker.search(_with(query, bound=bound)), candidate)
-    if not runs:
-        runs = _others(tracker.search(query), candidate)
+    runs = _others(tracker.search(query), candidate)
     runs = [r for r in runs if is_number(r.metric(metric))]  # NaN / inf never rank first
     if not runs:
         return (
@@ -193,9 +184,3 @@ def _others(runs: list[Run], candidate: Run) -> list[Run]:
         for r in runs
         if r.id != candidate.id and not (candidate.commit and r.commit == candidate.commit)
     ]
-
-
-def _with(query: RunQuery, *, bound: MetricBound) -> RunQuery:
-    from dataclasses import replace
-
-    return replace(query, bound=bound)

@@ -32,6 +32,7 @@ _STATUS = {
     "KILLED": KILLED,
 }
 _T = TypeVar("_T")
+_LOWEST = -1.0e308
 
 
 def create(config: TrackerConfig) -> MlflowTracker:
@@ -63,6 +64,11 @@ def quote_value(value: str) -> str:
     raise TrackerError(
         f"the value {value!r} contains both quote characters; MLflow cannot filter on it."
     )
+
+
+def number(value: float) -> str:
+    """A float literal MLflow's filter parser reads (it splits `1e+20` at the `+`)."""
+    return repr(float(value)).replace("e+", "e")
 
 
 def public_url(uri: str) -> str | None:
@@ -157,7 +163,12 @@ class MlflowTracker:
             clauses.append("attributes.status = 'FINISHED'")
         if query.bound is not None:
             b = query.bound
-            clauses.append(f"metrics.{quote_key(b.metric)} {b.op} {b.value!r}")
+            clauses.append(f"metrics.{quote_key(b.metric)} {b.op} {number(b.value)}")
+        if query.order_by and (query.bound is None or query.bound.metric != query.order_by):
+            # "Has the metric": always true for the runs that can rank, and it lets the server
+            # filter on the metric before ordering. On an un-analyzed SQLite store, ordering
+            # 10,000 runs by a metric without it takes seconds; with it, milliseconds.
+            clauses.append(f"metrics.{quote_key(query.order_by)} > {number(_LOWEST)}")
         if query.extra_filter:
             clauses.append(query.extra_filter)
         return clauses
