@@ -7,44 +7,16 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from mlaction.config import DEFAULT_CONFIG_PATH, LoadedConfig, load_config
-from mlaction.errors import (
-    EXIT_ERROR,
-    EXIT_FAIL,
-    EXIT_PASS,
-    GitHubError,
-    MlGateError,
-    TrackerError,
-    UsageError,
-)
-from mlaction.gate import evaluate
-from mlaction.github import GitHubClient, GitHubContext, annotation, mask, read_input
-from mlaction.publish import (
-    CommentMode,
-    Destination,
-    annotate,
-    comment_failure_warning,
-    error_outputs,
-    outputs_for,
-    post_comment,
-    relative_to,
-    report_file_name,
-    should_create,
-    write_step_outputs,
-    write_summary,
-)
-from mlaction.report import (
-    build_report,
-    dump_report,
-    load_report,
-    render_markdown,
-    render_terminal,
-)
+from mlaction.config import GateConfig, LoadedConfig, load_config
+from mlaction.errors import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, MlGateError, TrackerError
+from mlaction.gate import Override, Verdict, evaluate
+from mlaction.promote import PromotionResult, promote, skip_reason
+from mlaction.report import build_report, dump_report, render_markdown, render_terminal
 from mlaction.select import GitContext, select_runs
 from mlaction.trackers import build_tracker
 from mlaction.trackers.base import Tracker
@@ -64,6 +36,11 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     now: datetime | None = None
     run_url: str | None = None
+    event_name: str | None = None
+    dry_run: bool = False
+    promote: bool = False  # the Action promotes (event/branch rules apply); the CLI on --promote
+    labels: tuple[str, ...] = ()
+    label_author: Callable[[str], str | None] | None = None
 
 
 @dataclass
@@ -78,7 +55,7 @@ class Outcome:
 def evaluate_gate(
     settings: Settings, tracker: Tracker | None = None
 ) -> tuple[LoadedConfig, dict[str, Any], str]:
-    """Load the config, query the tracker, judge, build the report and its Markdown."""
+    """Load the config, query the tracker, judge, promote when asked, build report and Markdown."""
     loaded = load_config(settings.config_path, settings.env)
     gate = loaded.gate
     tracker = tracker or build_tracker(gate.tracker)
@@ -88,7 +65,13 @@ def evaluate_gate(
     selection = with_deadline(
         lambda: select_runs(gate, tracker, settings.git), deadline, tracker.describe()
     )
-    verdict = evaluate(gate, selection, settings.now or datetime.now(timezone.utc))
+    override = find_override(gate.override.label, settings)
+    verdict = evaluate(gate, selection, settings.now or datetime.now(timezone.utc), override)
+    promotion = None
+    if gate.promote is not None and settings.promote:
+        promotion = with_deadline(
+            lambda: run_promotion(gate, tracker, verdict, settings), deadline, tracker.describe()
+        )
     meta = {
         "title": gate.comment.title,
         "config": loaded.path.as_posix(),
@@ -98,6 +81,8 @@ def evaluate_gate(
         "history_branch": gate.baseline.branch,
         "tracker": gate.tracker.type,
         "experiment": gate.tracker.experiment,
+        "override": {"label": override.label, "by": override.by} if override else None,
+        "promotion": asdict(promotion) if promotion else None,
     }
     report = build_report(verdict, meta)
     template = None
@@ -105,6 +90,29 @@ def evaluate_gate(
         template = (loaded.path.parent / gate.comment.template).resolve()
     markdown = render_markdown(report, user_template=template)
     return loaded, report, markdown
+
+
+def find_override(label: str | None, settings: Settings) -> Override | None:
+    """The reviewed override: the PR carries the configured label (and who added it)."""
+    if not label or label not in settings.labels:
+        return None
+    by = settings.label_author(label) if settings.label_author else None
+    return Override(label, by)
+
+
+def run_promotion(
+    gate: GateConfig, tracker: Tracker, verdict: Verdict, settings: Settings
+) -> PromotionResult:
+    """Promote when the event, branch and verdict allow; a failure is recorded, not raised."""
+    config = gate.promote
+    assert config is not None
+    reason = skip_reason(config, verdict.verdict, settings.event_name, settings.git.head_branch)
+    if reason:
+        return PromotionResult(config.model, config.alias, "skipped", reason=reason)
+    try:
+        return promote(config, tracker, verdict.selection.candidate, dry_run=settings.dry_run)
+    except MlGateError as exc:
+        return PromotionResult(config.model, config.alias, "failed", reason=str(exc))
 
 
 def run(settings: Settings, tracker: Tracker | None = None, out: IO[str] | None = None) -> Outcome:
@@ -123,10 +131,17 @@ def run(settings: Settings, tracker: Tracker | None = None, out: IO[str] | None 
         print(render_terminal(report), file=stream)
     if settings.markdown_stdout:
         print("\n" + markdown, file=stream)
-    return Outcome(exit_code_for(report["verdict"]), report, markdown, loaded)
+    promotion = report.get("promotion") or {}
+    if promotion.get("action") == "failed":
+        print(f"ml-gate: promotion failed: {promotion.get('reason')}", file=sys.stderr)
+    return Outcome(exit_code_for(report), report, markdown, loaded)
 
 
-def exit_code_for(verdict: str) -> int:
+def exit_code_for(report: Mapping[str, Any]) -> int:
+    """0 pass/warn, 1 fail; 2 when a promotion that should have happened could not be made."""
+    if (report.get("promotion") or {}).get("action") == "failed":
+        return EXIT_ERROR
+    verdict = str(report.get("verdict"))
     return {"pass": EXIT_PASS, "warn": EXIT_PASS, "fail": EXIT_FAIL}.get(verdict, EXIT_ERROR)
 
 
@@ -162,165 +177,3 @@ def with_deadline(fn: Callable[[], _T], seconds: float, where: str) -> _T:
         raise box["error"]
     result: _T = box["value"]
     return result
-
-
-# --- the GitHub Action -----------------------------------------------------------------------
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
-
-
-def run_action(
-    env: Mapping[str, str],
-    *,
-    tracker: Tracker | None = None,
-    client: GitHubClient | None = None,
-    stream: IO[str] | None = None,
-) -> int:
-    """The Docker action: inputs from INPUT_*, context from GITHUB_*; returns the exit code."""
-    out = stream or sys.stdout
-    token = read_input(env, "github-token") or env.get("GITHUB_TOKEN") or ""
-    if token:
-        mask(token, out)
-    dest = Destination(
-        output_path=env.get("GITHUB_OUTPUT"), summary_path=env.get("GITHUB_STEP_SUMMARY")
-    )
-    try:
-        ctx = GitHubContext.from_env(env)
-        dry_run = _flag(read_input(env, "dry-run"), "dry-run")
-        mode = _comment_mode(read_input(env, "comment"))
-        pr_input = read_input(env, "pr-number")
-        pr = _pr_number(pr_input) if pr_input else ctx.pr_number
-        dest = Destination(dest.output_path, dest.summary_path, pr, dry_run)
-        workspace = Path(ctx.workspace or env.get("GITHUB_WORKSPACE") or ".")
-        report_input = read_input(env, "report")
-        if report_input:
-            return _post_saved_report(workspace / report_input, dest, token, ctx, client, mode, out)
-        settings = Settings(
-            config_path=workspace / (read_input(env, "config") or DEFAULT_CONFIG_PATH),
-            git=GitContext(ctx.sha, ctx.base_sha, ctx.base_ref, ctx.head_ref),
-            env=env,
-            run_url=ctx.run_url,
-        )
-        loaded, report, markdown = evaluate_gate(settings, tracker)
-    except MlGateError as exc:
-        _publish_error(exc, dest, out)
-        return EXIT_ERROR
-
-    name = report_file_name(loaded.comment_id, DEFAULT_CONFIG_PATH)
-    report_path = workspace / name
-    dump_report(report, report_path)
-    write_step_outputs(dest, outputs_for(report, relative_to(report_path, workspace)))
-    write_summary(dest, render_markdown(report, template="summary.md.j2", summary=True))
-    print(render_terminal(report), file=out)
-    annotate(report, out)
-    verdict = str(report["verdict"])
-    comment_mode: CommentMode = mode or loaded.gate.comment.mode
-    url = _comment(dest, token, ctx, client, report, markdown, comment_mode, out)
-    write_step_outputs(dest, {"comment-url": url or ""})
-    return exit_code_for(verdict)
-
-
-def _comment(
-    dest: Destination,
-    token: str,
-    ctx: GitHubContext,
-    client: GitHubClient | None,
-    report: Mapping[str, Any],
-    markdown: str,
-    mode: CommentMode,
-    out: IO[str],
-) -> str | None:
-    """Upsert the PR comment; a failure is one warning, never a change of verdict."""
-    if dest.dry_run:
-        print("dry-run: the PR comment was not posted.", file=out)
-        return None
-    if dest.pr_number is None:
-        print(f"No pull request in this `{ctx.event_name}` event: no PR comment.", file=out)
-        return None
-    try:
-        client = client or _client(token, ctx)
-        result = post_comment(
-            client,
-            dest.pr_number,
-            str(report["marker"]),
-            markdown,
-            create=should_create(mode, str(report["verdict"])),
-        )
-    except GitHubError as exc:
-        print(
-            annotation("warning", comment_failure_warning(exc), title="ml-gate: comment"), file=out
-        )
-        return None
-    print(f"PR comment {result.action}: {result.url or '(none)'}", file=out)
-    return result.url
-
-
-def _post_saved_report(
-    path: Path,
-    dest: Destination,
-    token: str,
-    ctx: GitHubContext,
-    client: GitHubClient | None,
-    mode: CommentMode | None,
-    out: IO[str],
-) -> int:
-    """The second workflow of the fork recipe: post a report made by an earlier dry run."""
-    report = load_report(path)
-    markdown = render_markdown(report)
-    if dest.pr_number is None:
-        raise UsageError(
-            "`report` is set but no pull request is known.",
-            hint="Pass the PR number with the `pr-number` input (docs/fork-prs.md).",
-        )
-    if not report.get("marker"):
-        raise UsageError(f"report {path} has no comment marker; produce it with ml-gate ≥ 0.1.")
-    client = client or _client(token, ctx)
-    verdict = str(report["verdict"])
-    create = should_create(mode or "always", verdict)
-    result = post_comment(client, dest.pr_number, str(report["marker"]), markdown, create=create)
-    write_step_outputs(dest, {**outputs_for(report, str(path)), "comment-url": result.url or ""})
-    print(f"PR comment {result.action}: {result.url or '(none)'}", file=out)
-    return EXIT_PASS
-
-
-def _publish_error(exc: MlGateError, dest: Destination, out: IO[str]) -> None:
-    """An error still produces outputs, a summary and one annotation."""
-    write_step_outputs(dest, error_outputs())
-    fence = "````"  # longer than any ``` an error message could contain
-    text = str(exc).replace(fence, "'" * 4)
-    write_summary(dest, f"## 💥 ml-gate: {exc.title}\n\n{fence}text\n{text}\n{fence}\n")
-    print(annotation("error", str(exc), title=f"ml-gate: {exc.title}"), file=out)
-
-
-def _client(token: str, ctx: GitHubContext) -> GitHubClient:
-    if not ctx.repository:
-        raise GitHubError("GITHUB_REPOSITORY is not set: cannot post the PR comment.")
-    return GitHubClient(token, api_url=ctx.api_url, repository=ctx.repository)
-
-
-def _flag(value: str | None, name: str) -> bool:
-    text = (value or "").strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise UsageError(f"input `{name}` must be true or false, got {value!r}.")
-
-
-def _comment_mode(value: str | None) -> CommentMode | None:
-    if not value:
-        return None
-    if value not in ("always", "on_failure", "never"):
-        raise UsageError(
-            f"input `comment` must be always, on_failure or never, got {value!r}.",
-            hint="Leave it empty to use the config's `comment.mode`.",
-        )
-    mode: CommentMode = value  # type: ignore[assignment]
-    return mode
-
-
-def _pr_number(value: str) -> int:
-    if not value.strip().isdigit():
-        raise UsageError(f"input `pr-number` must be a pull request number, got {value!r}.")
-    return int(value)

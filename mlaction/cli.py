@@ -53,6 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--markdown", metavar="PATH", help="write the Markdown comment here (`-` prints it)"
     )
+    check.add_argument("--branch", help="branch of the commit (default: the event's, or git's)")
+    check.add_argument(
+        "--promote",
+        action="store_true",
+        help="on a pass, move the `promote:` alias to the candidate (branch rules apply)",
+    )
+    check.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --promote: say what would be promoted, change nothing",
+    )
     check.add_argument("--quiet", action="store_true", help="print nothing but errors")
     check.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -133,11 +144,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from mlaction.select import GitContext
 
     env = dict(os.environ)
-    commit, base, base_branch = discover_commits(env)
+    commit, base, base_branch, branch = discover_commits(env)
     git = GitContext(
         commit=args.commit or commit,
         base_commit=args.base_commit or base,
         base_branch=base_branch,
+        head_branch=args.branch or branch,
     )
     to_stdout = args.markdown == "-"
     settings = Settings(
@@ -149,6 +161,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         debug=args.debug,
         env=env,
+        event_name=env.get("GITHUB_EVENT_NAME") or None,
+        dry_run=args.dry_run,
+        promote=args.promote,
     )
     return run(settings).exit_code
 
@@ -216,31 +231,32 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def discover_commits(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
-    """(commit, base commit, base branch): the PR head sha of the GitHub event when there is
-    one, else $GITHUB_SHA, else the working directory's git HEAD."""
+def discover_commits(
+    env: Mapping[str, str],
+) -> tuple[str | None, str | None, str | None, str | None]:
+    """(commit, base commit, base branch, branch): the PR head sha of the GitHub event when
+    there is one, else $GITHUB_SHA, else the working directory's git HEAD."""
     from mlaction.github import GitHubContext
 
     ctx = GitHubContext.from_env(env)
     if ctx.sha:
-        return ctx.sha, ctx.base_sha, ctx.base_ref
-    return git_head(), None, None
+        return ctx.sha, ctx.base_sha, ctx.base_ref, ctx.head_ref
+    return git_head(), None, None, _git(["rev-parse", "--abbrev-ref", "HEAD"])
 
 
 def git_head(cwd: str | None = None) -> str | None:
+    return _git(["rev-parse", "HEAD"], cwd)
+
+
+def _git(args: list[str], cwd: str | None = None) -> str | None:
     try:
         done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    sha = done.stdout.strip()
-    return sha if done.returncode == 0 and sha else None
+    out = done.stdout.strip()
+    return out if done.returncode == 0 and out and out != "HEAD" else None
 
 
 if __name__ == "__main__":

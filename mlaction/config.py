@@ -175,6 +175,47 @@ class CommentConfig(_Strict):
     id: str | None = None
 
 
+class RegistryRules(_Strict):
+    """Checks on the model registry (MLflow registered models / W&B model artifacts)."""
+
+    model: str
+    require_version: bool = True
+    version_tags: list[str] = Field(default_factory=list)
+    require_alias: str | None = None
+
+
+PromoteEvent = Literal["push", "workflow_dispatch", "schedule", "release", "workflow_run"]
+
+
+class PromoteConfig(_Strict):
+    """On a passing gate for these events and branches, move `alias` to the candidate's version."""
+
+    model: str
+    alias: str
+    on: list[PromoteEvent] = Field(default_factory=lambda: list[PromoteEvent](["push"]))
+    branches: list[str] = Field(default_factory=lambda: ["main"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean true.
+        if isinstance(data, dict) and True in data:
+            data = dict(data)
+            data["on"] = data.pop(True)
+        return data
+
+    @field_validator("on", "branches", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class OverrideConfig(_Strict):
+    """A PR label that turns a failed gate into a warning for that PR (null: no override)."""
+
+    label: str | None = "ml-gate: accept-regression"
+
+
 class GateConfig(_Strict):
     tracker: TrackerConfig
     candidate: CandidateConfig = Field(default_factory=CandidateConfig)
@@ -183,10 +224,13 @@ class GateConfig(_Strict):
     run: RunRules = Field(default_factory=RunRules)
     comment: CommentConfig = Field(default_factory=CommentConfig)
     on_failure: Literal["fail", "warn"] = "fail"
+    registry: RegistryRules | None = None
+    promote: PromoteConfig | None = None
+    override: OverrideConfig = Field(default_factory=OverrideConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> GateConfig:
-        if not self.metrics and not _has_run_rules(self.run):
+        if not self.metrics and not _has_run_rules(self.run) and self.registry is None:
             raise ValueError("the gate checks nothing: add at least one entry under `metrics`")
         return self
 

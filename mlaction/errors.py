@@ -40,6 +40,12 @@ class RunNotFoundError(TrackerError):
     title = "run not found"
 
 
+class AliasNotFoundError(TrackerError):
+    """A registry alias (MLflow) / artifact alias (W&B) that points at nothing."""
+
+    title = "alias not found"
+
+
 class GitHubError(MlGateError):
     title = "GitHub error"
 

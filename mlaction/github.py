@@ -143,20 +143,40 @@ class GitHubClient:
 
     def list_issue_comments(self, pr: int) -> list[dict[str, Any]]:
         """Every comment of the pull request, following `Link: rel="next"`."""
-        what = f"list the comments of pull request #{pr}"
-        url: str | None = f"{self.api_url}/repos/{self.repository}/issues/{pr}/comments"
+        return self._list(
+            f"/repos/{self.repository}/issues/{pr}/comments",
+            f"list the comments of pull request #{pr}",
+        )
+
+    def label_added_by(self, pr: int, label: str) -> str | None:
+        """Who last added `label` to the pull request (from its issue events), if anyone."""
+        events = self._list(
+            f"/repos/{self.repository}/issues/{pr}/events", f"list the events of pull request #{pr}"
+        )
+        added = [
+            e
+            for e in events
+            if e.get("event") == "labeled" and (e.get("label") or {}).get("name") == label
+        ]
+        if not added:
+            return None
+        login = (added[-1].get("actor") or {}).get("login")
+        return str(login) if login else None
+
+    def _list(self, path: str, what: str) -> list[dict[str, Any]]:
+        url: str | None = f"{self.api_url}{path}"
         params: dict[str, Any] | None = {"per_page": 100}
-        comments: list[dict[str, Any]] = []
+        items: list[dict[str, Any]] = []
         for _ in range(MAX_PAGES):
             if url is None:
-                return comments
+                return items
             response = self._request("GET", url, params=params, what=what)
             page = _decode(response, what)
             if not isinstance(page, list):
                 raise GitHubAPIError(f"Could not {what}: GitHub answered {type(page).__name__}.")
-            comments.extend(c for c in page if isinstance(c, dict))
+            items.extend(c for c in page if isinstance(c, dict))
             url, params = self._next_link(response), None
-        raise GitHubAPIError(f"Could not {what}: more than {MAX_PAGES} pages of comments.")
+        raise GitHubAPIError(f"Could not {what}: more than {MAX_PAGES} pages.")
 
     def create_comment(self, pr: int, body: str) -> dict[str, Any]:
         return self._json(

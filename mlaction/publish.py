@@ -37,6 +37,7 @@ def outputs_for(report: Mapping[str, Any], report_path: str | None) -> dict[str,
     verdict = str(report.get("verdict", "error"))
     candidate = report.get("candidate") or {}
     baseline = report.get("baseline") or {}
+    promotion = report.get("promotion") or {}
     return {
         "passed": "true" if verdict in ("pass", "warn") else "false",
         "verdict": verdict,
@@ -44,6 +45,10 @@ def outputs_for(report: Mapping[str, Any], report_path: str | None) -> dict[str,
         "baseline-run-id": str(baseline.get("id") or ""),
         "failed-checks": json.dumps(list(report.get("failed_checks", []))),
         "report": report_path or "",
+        "promoted": "true" if promotion.get("action") == "promoted" else "false",
+        "promoted-version": str(promotion.get("version") or "")
+        if promotion.get("action") in ("promoted", "already")
+        else "",
     }
 
 
@@ -55,6 +60,8 @@ def error_outputs(report_path: str | None = None) -> dict[str, str]:
         "baseline-run-id": "",
         "failed-checks": "[]",
         "report": report_path or "",
+        "promoted": "false",
+        "promoted-version": "",
     }
 
 

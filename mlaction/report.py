@@ -94,6 +94,8 @@ def build_report(verdict: Verdict, meta: Mapping[str, Any]) -> dict[str, Any]:
         "marker": None,
         "run_url": None,
         "history_branch": None,
+        "override": None,
+        "promotion": None,
     }
     report.update(meta)
     clean: dict[str, Any] = strict_json(report)

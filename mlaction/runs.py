@@ -54,6 +54,27 @@ def is_number(value: float | None) -> bool:
 
 
 @dataclass(frozen=True)
+class ModelVersionRef:
+    """A model version (MLflow) or model artifact version (W&B) and the run that logged it."""
+
+    model: str
+    version: str
+    run_id: str | None
+    aliases: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RegistryInfo:
+    """What the registry says about the candidate (for `registry:` checks)."""
+
+    model: str
+    versions: tuple[ModelVersionRef, ...] = ()
+    alias: str | None = None
+    alias_version: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelVersionInfo:
     """The registry entry behind an alias baseline (model version / model artifact)."""
 
@@ -73,3 +94,4 @@ class Selection:
     artifacts: frozenset[str] | None = None
     baseline_model: ModelVersionInfo | None = None
     notes: tuple[str, ...] = ()
+    registry: RegistryInfo | None = None

@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlaction.config import GateConfig
-from mlaction.errors import RunNotFoundError, UsageError
-from mlaction.runs import FINISHED, ModelVersionInfo, Run, Selection, is_number
+from mlaction.errors import AliasNotFoundError, RunNotFoundError, UsageError
+from mlaction.runs import (
+    FINISHED,
+    ModelVersionInfo,
+    RegistryInfo,
+    Run,
+    Selection,
+    is_number,
+)
 from mlaction.trackers.base import RunQuery, SweepTracker, Tracker
 
 # How many runs of one commit are read at once (replicates: seeds, folds).
@@ -31,7 +38,23 @@ def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Select
     if config.run.required_artifacts:
         found = tracker.existing_artifacts(candidate.id, config.run.required_artifacts)
         artifacts = frozenset(found)
-    return Selection(candidate, baseline, reason, history, artifacts, model)
+    registry = find_registry(config, tracker, candidate)
+    return Selection(candidate, baseline, reason, history, artifacts, model, registry=registry)
+
+
+def find_registry(config: GateConfig, tracker: Tracker, candidate: Run) -> RegistryInfo | None:
+    """The candidate's versions of the registry model, and where the required alias points."""
+    rules = config.registry
+    if rules is None:
+        return None
+    versions = tuple(tracker.model_versions(rules.model, candidate.id))
+    alias_version = None
+    if rules.require_alias:
+        try:
+            alias_version = tracker.resolve_alias(rules.model, rules.require_alias).version
+        except AliasNotFoundError:
+            alias_version = None
+    return RegistryInfo(rules.model, versions, rules.require_alias, alias_version)
 
 
 def find_candidate(config: GateConfig, tracker: Tracker, git: GitContext) -> Run:

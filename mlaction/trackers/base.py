@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from mlaction.runs import Run
+from mlaction.runs import ModelVersionRef, Run
+
+__all__ = ["MetricBound", "ModelVersionRef", "RunQuery", "SweepTracker", "Tracker"]
 
 
 @dataclass(frozen=True)
@@ -36,17 +38,6 @@ class RunQuery:
     extra_filter: str | None = None
 
 
-@dataclass(frozen=True)
-class ModelVersionRef:
-    """A model version (MLflow) or model artifact version (W&B) and the run that logged it."""
-
-    model: str
-    version: str
-    run_id: str | None
-    aliases: tuple[str, ...] = ()
-    tags: tuple[tuple[str, str], ...] = ()
-
-
 @runtime_checkable
 class Tracker(Protocol):
     """What ml-gate needs from an experiment tracker. Every method is bounded in time."""
@@ -66,7 +57,16 @@ class Tracker(Protocol):
         ...
 
     def resolve_alias(self, model: str, alias: str) -> ModelVersionRef:
-        """The model version an alias points at; TrackerError when there is none."""
+        """The model version an alias points at; AliasNotFoundError when there is none."""
+        ...
+
+    def model_versions(self, model: str, run_id: str) -> list[ModelVersionRef]:
+        """Versions of `model` made from run `run_id`, newest first (W&B: model artifacts the
+        run logged under that name)."""
+        ...
+
+    def set_alias(self, model: str, alias: str, version: str) -> None:
+        """Point `alias` of `model` at `version` (moving it from where it was)."""
         ...
 
     def existing_artifacts(self, run_id: str, paths: Sequence[str]) -> set[str]:

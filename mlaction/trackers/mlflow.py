@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from mlaction.config import TrackerConfig
-from mlaction.errors import RunNotFoundError, TrackerError
+from mlaction.errors import AliasNotFoundError, PromotionError, RunNotFoundError, TrackerError
 from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, Run
 from mlaction.trackers.base import ModelVersionRef, RunQuery
 
@@ -206,7 +206,7 @@ class MlflowTracker:
         try:
             version = self._call(lambda: self.client.get_model_version_by_alias(model, alias))
         except RunNotFoundError as exc:
-            raise TrackerError(
+            raise AliasNotFoundError(
                 f"registered model `{model}` has no alias `{alias}` at {self._where()} "
                 f"(MLflow: {exc.message})",
                 hint=f"Set it (MlflowClient().set_registered_model_alias({model!r}, {alias!r}, "
@@ -219,6 +219,34 @@ class MlflowTracker:
             aliases=tuple(getattr(version, "aliases", []) or []),
             tags=tuple(sorted((version.tags or {}).items())),
         )
+
+    def model_versions(self, model: str, run_id: str) -> list[ModelVersionRef]:
+        query = f"name = {quote_value(model)} and run_id = {quote_value(run_id)}"
+        found = self._call(lambda: self.client.search_model_versions(query))
+        refs = [
+            ModelVersionRef(
+                model=model,
+                version=str(v.version),
+                run_id=v.run_id,
+                aliases=tuple(getattr(v, "aliases", []) or []),
+                tags=tuple(sorted((v.tags or {}).items())),
+            )
+            for v in found
+        ]
+        return sorted(
+            refs, key=lambda r: int(r.version) if r.version.isdigit() else 0, reverse=True
+        )
+
+    def set_alias(self, model: str, alias: str, version: str) -> None:
+        try:
+            self._call(lambda: self.client.set_registered_model_alias(model, alias, version))
+        except TrackerError as exc:
+            raise PromotionError(
+                f"could not point alias `{alias}` of registered model `{model}` at version "
+                f"{version}: {exc.message}",
+                hint="The token needs permission to edit the registered model "
+                "(MLflow: MANAGE on the model); check that the version exists.",
+            ) from None
 
     def existing_artifacts(self, run_id: str, paths: Sequence[str]) -> set[str]:
         listings: dict[str, set[str]] = {}
