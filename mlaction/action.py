@@ -7,7 +7,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -37,6 +37,7 @@ class Settings:
     now: datetime | None = None
     run_url: str | None = None
     event_name: str | None = None
+    root: Path | None = None  # the workspace: config paths (comment ids) are named from it
     dry_run: bool = False
     promote: bool = False  # the Action promotes (event/branch rules apply); the CLI on --promote
     labels: tuple[str, ...] = ()
@@ -57,6 +58,8 @@ def evaluate_gate(
 ) -> tuple[LoadedConfig, dict[str, Any], str]:
     """Load the config, query the tracker, judge, promote when asked, build report and Markdown."""
     loaded = load_config(settings.config_path, settings.env)
+    if settings.root is not None:
+        loaded = replace(loaded, root=settings.root)
     gate = loaded.gate
     tracker = tracker or build_tracker(gate.tracker)
     # Each request is bounded by the timeout and few retries; the whole tracker phase also has

@@ -260,18 +260,19 @@ def _has_run_rules(rules: RunRules) -> bool:
 class LoadedConfig:
     path: Path
     gate: GateConfig
+    root: Path | None = None  # the repository (workspace) the path is named from
 
     @property
     def comment_id(self) -> str:
-        raw = self.gate.comment.id or _relative(self.path).as_posix()
+        raw = self.gate.comment.id or _relative(self.path, self.root).as_posix()
         return re.sub(r"[^A-Za-z0-9._/-]", "_", raw).strip("-") or "default"
 
 
-def _relative(path: Path) -> Path:
-    """The config path as the repository names it (relative to the working directory)."""
+def _relative(path: Path, root: Path | None = None) -> Path:
+    """The config path as the repository names it (relative to the workspace or the cwd)."""
     if path.is_absolute():
         try:
-            return path.relative_to(Path.cwd())
+            return path.relative_to((root or Path.cwd()).resolve())
         except ValueError:
             return path
     return path

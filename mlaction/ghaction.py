@@ -70,6 +70,7 @@ def run_action(
             env=env,
             run_url=ctx.run_url,
             event_name=ctx.event_name,
+            root=workspace,
             dry_run=dry_run,
             promote=True,
             labels=ctx.labels if pr is not None else (),
