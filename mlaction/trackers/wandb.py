@@ -16,6 +16,11 @@ Conventions the gate reads (docs/wandb.md tells users the same):
   starting with `_` dropped, values stringified (JSON for lists and dicts).
 - `candidate.filter` is a JSON object in W&B's Mongo-style run filter language, combined
   with the gate's own conditions by `$and`.
+- Models are artifacts: `model` is an artifact collection name in this project (any type,
+  usually `model`), a version is W&B's `vN` (`set_alias` also takes a bare `N`), a version's
+  tags are its metadata (values stringified like params) and its run is the run that logged
+  it. `set_alias` adds the alias to `model:vN`; W&B keeps an alias on one version of a
+  collection, so it leaves the version that had it. That is the only write ml-gate makes.
 """
 
 from __future__ import annotations
@@ -32,7 +37,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from mlaction.config import TrackerConfig
-from mlaction.errors import ConfigError, MlGateError, RunNotFoundError, TrackerError
+from mlaction.errors import (
+    AliasNotFoundError,
+    ConfigError,
+    MlGateError,
+    PromotionError,
+    RunNotFoundError,
+    TrackerError,
+)
 from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, Run, is_number
 from mlaction.trackers.base import ModelVersionRef, RunQuery
 
@@ -46,6 +58,7 @@ _STATES = {"finished": FINISHED, "running": RUNNING, "pending": RUNNING, "preemp
            "failed": FAILED, "crashed": FAILED, "killed": KILLED, "preempted": KILLED}  # fmt: skip
 _SPECIAL_FLOATS = {"nan", "infinity", "+infinity", "-infinity", "inf", "+inf", "-inf"}
 _WANDB_DIR: list[str] = []
+_ALIAS_SEPARATORS = frozenset("/:")
 
 
 def create(config: TrackerConfig) -> WandbTracker:
@@ -99,7 +112,7 @@ class WandbTracker:
         return self._run(self._fetch_run(run_id))
 
     def resolve_alias(self, model: str, alias: str) -> ModelVersionRef:
-        missing = TrackerError(
+        missing = AliasNotFoundError(
             f"no `{model}` artifact with alias `{alias}` in {self.describe()}.",
             hint=f"Log the model with `run.log_artifact(artifact, aliases=['{alias}'])`, add "
             "the alias in the W&B UI, or fix baseline.model / baseline.alias.",
@@ -110,14 +123,83 @@ class WandbTracker:
         gone = _Missing()  # the run that logged it was deleted: no run id
         doing = f"finding the run that logged `{model}:{alias}`"
         creator = self._call(doing, artifact.logged_by, missing=gone)
-        metadata = artifact.metadata or {}
-        return ModelVersionRef(
-            model=model,
-            version=str(artifact.version),
-            run_id=None if creator is None or creator is gone else str(creator.id),
-            aliases=tuple(artifact.aliases),
-            tags=tuple(sorted((str(k), _param(v)) for k, v in metadata.items())),
-        )
+        run_id = None if creator is None or creator is gone else str(creator.id)
+        return _version_ref(model, artifact, run_id)
+
+    def model_versions(self, model: str, run_id: str) -> list[ModelVersionRef]:
+        """The versions of artifact collection `model` (any type) that run `run_id` logged in
+        this project, newest first: the run, then its logged artifacts (100 a page)."""
+        run = self._fetch_run(run_id)
+        doing = f"listing the artifacts logged by run `{run_id}`"
+        logged = self._call(doing, lambda: [a for a in run.logged_artifacts() if a is not None])
+        mine = [
+            a
+            for a in logged
+            if str(a.name).rsplit(":", 1)[0] == model
+            and (a.entity, a.project) == (self.entity, self.project)
+        ]
+        refs = [_version_ref(model, a, run_id) for a in mine]
+        return sorted(refs, key=lambda ref: _version_index(ref.version) or 0, reverse=True)
+
+    def set_alias(self, model: str, alias: str, version: str) -> None:
+        """Add `alias` to `model:vN`; W&B moves it off any other version of the collection.
+
+        `version` is what `model_versions` returns (`v3`; a bare `3` means the same). Through the
+        public API: `api.artifact(...)`, then `artifact.aliases = [...]` and `artifact.save()`,
+        which for a logged artifact sends the `AddAliases` and `UpdateArtifact` mutations."""
+        index = _version_index(version)
+        where = f"`{self.path}/{model}`"
+        if index is None:
+            raise PromotionError(
+                f"cannot point alias `{alias}` of W&B artifact {where} at `{version}`: "
+                "not a version.",
+                hint="Give the version as W&B names it: `v0`, `v1`, … (the artifact's Versions "
+                "tab).",
+            )
+        if _ALIAS_SEPARATORS.intersection(alias) or not alias.strip():
+            raise PromotionError(
+                f"`{alias}` cannot be a W&B artifact alias (no `/` or `:`, not empty).",
+                hint="Fix promote.alias.",
+            )
+        name = f"{self.path}/{model}:v{index}"
+        what = f"alias `{alias}` of W&B artifact {where} to v{index}"
+        try:
+            api = self._api
+        except TrackerError as exc:
+            raise PromotionError(f"moving {what} failed: {exc.message}", hint=exc.hint) from None
+        try:
+            artifact = api.artifact(name)
+        except Exception as exc:
+            if _api_failure(exc) is None:  # answered: no such version
+                raise PromotionError(
+                    f"no version v{index} of W&B artifact {where}: cannot point alias "
+                    f"`{alias}` at it.",
+                    hint="Check promote.model (the artifact name) and that the candidate run "
+                    "logged that version with `run.log_artifact(...)` in this project.",
+                ) from None
+            raise self._promotion_error(exc, what) from None
+        if alias in artifact.aliases:
+            return  # already there: nothing to move
+        try:
+            artifact.aliases = [*artifact.aliases, alias]
+            artifact.save()
+        except Exception as exc:
+            raise self._promotion_error(exc, what) from None
+
+    def _promotion_error(self, exc: BaseException, what: str) -> PromotionError:
+        failure = _api_failure(exc)
+        status = _status(failure)
+        said = str(getattr(getattr(failure, "response", None), "message", "") or "").lower()
+        if status in (401, 403) or "permission" in said or "not authorized" in said:
+            detail = f" (HTTP {status})" if status in (401, 403) else ""
+            return PromotionError(
+                f"W&B refused{detail} to move {what} at {self.base_url}.",
+                hint="WANDB_API_KEY must be valid for this server and belong to a user or "
+                f"service account that can write to project `{self.path}` (a member of the "
+                f"entity, not a viewer). {_KEY_HINT}",
+            )
+        error = self._error(exc, f"moving {what}")
+        return PromotionError(error.message, hint=error.hint)
 
     def existing_artifacts(self, run_id: str, paths: Sequence[str]) -> set[str]:
         wanted = list(dict.fromkeys(paths))
@@ -264,6 +346,24 @@ class WandbTracker:
 
 class _Missing:
     """Marks an optional lookup that found nothing."""
+
+
+def _version_ref(model: str, artifact: Any, run_id: str | None) -> ModelVersionRef:
+    """A logged artifact version as a registry entry: version `vN`, metadata as tags."""
+    metadata = artifact.metadata or {}
+    return ModelVersionRef(
+        model=model,
+        version=str(artifact.version),
+        run_id=run_id,
+        aliases=tuple(artifact.aliases),
+        tags=tuple(sorted((str(k), _param(v)) for k, v in metadata.items())),
+    )
+
+
+def _version_index(version: str) -> int | None:
+    """`v3` (W&B's name) or `3` -> 3; anything else (an alias, `latest`) -> None."""
+    digits = version.strip().removeprefix("v")
+    return int(digits) if digits.isdigit() and digits.isascii() else None
 
 
 def build_filters(query: RunQuery, *, commit_key: str, branch_key: str) -> dict[str, Any]:

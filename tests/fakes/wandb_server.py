@@ -5,7 +5,9 @@ mocking sees nothing: this is a real HTTP server on 127.0.0.1. It keeps an in-me
 (runs, sweeps, artifacts), evaluates the Mongo-style run filters W&B accepts, paginates with
 cursors, counts requests and records every operation name (`operations`). An operation it
 does not know is answered with a GraphQL error naming it, so a wandb upgrade that changes
-its queries fails loudly instead of silently.
+its queries fails loudly instead of silently. Artifact aliases behave as in W&B: an alias is on
+at most one version of a collection, and adding it to one (`AddAliases`) takes it off the
+others. `refuse[op] = 403` answers one operation with a refusal (a key that can only read).
 """
 
 from __future__ import annotations
@@ -140,6 +142,9 @@ class FakeWandbServer:
         self.sweeps: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.artifacts: list[FakeArtifact] = []
         self.delay = 0.0
+        # operation name -> HTTP status: answered "permission denied" (a read-only key), or a
+        # plain error for a 5xx
+        self.refuse: dict[str, int] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
@@ -167,6 +172,7 @@ class FakeWandbServer:
         """Forget all data, counters and the required key (between tests)."""
         with self._lock:
             self.api_key, self.delay, self.requests = None, 0.0, 0
+            self.refuse.clear()
             self.operations.clear()
             self.runs.clear()
             self.sweeps.clear()
@@ -224,13 +230,13 @@ class FakeWandbServer:
         same = [
             a for a in self.artifacts if (a.entity, a.project, a.name) == (entity, project, name)
         ]
-        for other in same:
-            other.aliases = [alias for alias in other.aliases if alias not in aliases]
         artifact = FakeArtifact(
             f"QXJ0aWZhY3Q6{len(self.artifacts) + 1}", entity, project, name, len(same), type,
-            list(aliases), dict(metadata or {}), logged_by,
+            [], dict(metadata or {}), logged_by,
         )  # fmt: skip
         self.artifacts.append(artifact)
+        for alias in dict.fromkeys(aliases):
+            self.add_alias(artifact, alias)
         return artifact
 
     # -- HTTP ---------------------------------------------------------------------------------
@@ -243,6 +249,10 @@ class FakeWandbServer:
             self.operations.append(op)
         if self.api_key is not None and auth != _basic(self.api_key):
             return 401, {"errors": [{"message": "user is not logged in"}]}
+        if op in self.refuse:  # e.g. a read-only key: reads work, this mutation does not
+            status = self.refuse[op]
+            message = "internal server error" if status >= 500 else "permission denied"
+            return status, {"errors": [{"message": message}]}
         handler = _HANDLERS.get(op)
         if handler is None:
             message = f"fake W&B server: unknown GraphQL operation {op!r}; teach the fake"
@@ -282,6 +292,16 @@ class FakeWandbServer:
             "historyLineCount": 0, "historyKeys": None, "fileCount": len(run.files),
             "user": {"name": "fake", "username": "fake"},
         }  # fmt: skip
+
+    def find_artifact(self, artifact_id: str) -> FakeArtifact | None:
+        return next((a for a in self.artifacts if a.id == artifact_id), None)
+
+    def add_alias(self, art: FakeArtifact, alias: str) -> None:
+        """As W&B: an alias names one version of a collection, so it leaves the others."""
+        for other in self.artifacts:
+            if (other.entity, other.project, other.name) == (art.entity, art.project, art.name):
+                other.aliases = [a for a in other.aliases if a != alias]
+        art.aliases.append(alias)
 
     def artifact_node(self, art: FakeArtifact) -> dict[str, Any]:
         project = self.project_node({"entity": art.entity, "project": art.project})
@@ -423,6 +443,31 @@ def _output_artifacts(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any
     return {"project": {**project, "run": {"artifacts": conn}}}
 
 
+def _add_aliases(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    art = s.find_artifact(v["input"]["artifactID"])
+    if art is None:
+        raise LookupError(f"no artifact {v['input']['artifactID']!r}")
+    for entry in v["input"]["aliases"]:
+        target = (entry["entityName"], entry["projectName"], entry["artifactCollectionName"])
+        if target != (art.entity, art.project, art.name):
+            raise ValueError(f"alias target {target} is not the artifact's collection")
+        s.add_alias(art, entry["alias"])
+    return {"result": {"success": True}}
+
+
+def _update_artifact(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    """Only what an alias-only `artifact.save()` sends: metadata (unchanged), no tags/aliases."""
+    fields = v["input"]
+    art = s.find_artifact(fields["artifactID"])
+    if art is None:
+        raise LookupError(f"no artifact {fields['artifactID']!r}")
+    if fields.get("aliases") or fields.get("tagsToAdd") or fields.get("tagsToDelete"):
+        raise ValueError("the fake does not model aliases or tags in UpdateArtifact")
+    if fields.get("metadata") is not None:
+        art.metadata = json.loads(fields["metadata"])
+    return {"result": {"artifact": s.artifact_node(art)}}
+
+
 _HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, Any]]] = {
     "Viewer": _viewer,
     "ServerFeaturesQuery": _server_features,
@@ -433,6 +478,8 @@ _HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, An
     "ArtifactMembershipByName": _membership,
     "ArtifactCreatedBy": _created_by,
     "RunOutputArtifacts": _output_artifacts,
+    "AddAliases": _add_aliases,
+    "UpdateArtifact": _update_artifact,
 }
 
 

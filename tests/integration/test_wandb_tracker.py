@@ -15,7 +15,13 @@ import pytest
 from fakes.wandb_server import FAKE_WANDB_KEY, FakeWandbServer
 
 from mlaction.config import TrackerConfig
-from mlaction.errors import ConfigError, RunNotFoundError, TrackerError
+from mlaction.errors import (
+    AliasNotFoundError,
+    ConfigError,
+    PromotionError,
+    RunNotFoundError,
+    TrackerError,
+)
 from mlaction.runs import Run
 from mlaction.trackers import build_tracker
 from mlaction.trackers.base import MetricBound, RunQuery, Tracker
@@ -199,10 +205,125 @@ def test_resolve_alias_follows_the_moved_alias(wandb_server: FakeWandbServer) ->
 
 def test_missing_alias_says_which_and_how_to_fix(wandb_server: FakeWandbServer) -> None:
     wandb_server.add_artifact(E, P, "iris-model", aliases=["latest"])
-    with pytest.raises(TrackerError) as caught:
+    with pytest.raises(AliasNotFoundError) as caught:
         tracker().resolve_alias("iris-model", "champion")
     assert "no `iris-model` artifact with alias `champion`" in str(caught.value)
     assert "aliases=['champion']" in str(caught.value)
+
+
+def test_missing_model_alias_is_alias_not_found(wandb_server: FakeWandbServer) -> None:
+    wandb_server.add_project(E, P)
+    with pytest.raises(AliasNotFoundError, match="no `iris-model` artifact with alias `prod`"):
+        tracker().resolve_alias("iris-model", "prod")
+
+
+def _two_versions(server: FakeWandbServer) -> None:
+    """iris-model v0 (logged by `old`, `production`) and v1 (logged by `new`)."""
+    server.add_run(E, P, id="old")
+    server.add_run(E, P, id="new")
+    server.add_artifact(E, P, "iris-model", aliases=["production"], logged_by="old",
+                        metadata={"accuracy": 0.9})  # fmt: skip
+    server.add_artifact(E, P, "iris-model", aliases=["latest"], logged_by="new",
+                        metadata={"accuracy": 0.93, "validated": True})  # fmt: skip
+
+
+def test_model_versions_lists_the_runs_versions_newest_first(
+    wandb_server: FakeWandbServer,
+) -> None:
+    wandb_server.add_run(E, P, id="r")
+    wandb_server.add_run(E, P, id="other")
+    wandb_server.add_artifact(E, P, "iris-model", logged_by="other")
+    wandb_server.add_artifact(E, P, "iris-model", logged_by="r", metadata={"accuracy": 0.91})
+    wandb_server.add_artifact(E, P, "iris-data", type="dataset", logged_by="r")
+    wandb_server.add_artifact(E, P, "iris-model-small", logged_by="r")
+    wandb_server.add_artifact(
+        E, P, "iris-model", aliases=["latest"], logged_by="r",
+        metadata={"framework": "sklearn", "accuracy": 0.93, "params": {"C": 1}},
+    )  # fmt: skip
+    versions = tracker().model_versions("iris-model", "r")
+    assert [(v.model, v.version, v.run_id) for v in versions] == [
+        ("iris-model", "v2", "r"),
+        ("iris-model", "v1", "r"),
+    ]
+    assert versions[0].aliases == ("latest",)
+    assert versions[0].tags == (("accuracy", "0.93"), ("framework", "sklearn"),
+                                ("params", '{"C": 1}'))  # fmt: skip
+    assert versions[1].tags == (("accuracy", "0.91"),)
+    assert wandb_server.operations == ["Viewer", "Run", "ServerFeaturesQuery", "RunOutputArtifacts"]
+    assert tracker().model_versions("iris-model", "other")[0].version == "v0"
+    assert tracker().model_versions("no-such-model", "r") == []
+    with pytest.raises(RunNotFoundError):
+        tracker().model_versions("iris-model", "ghost")
+
+
+def test_set_alias_moves_production_to_the_new_version(wandb_server: FakeWandbServer) -> None:
+    _two_versions(wandb_server)
+    before = tracker().resolve_alias("iris-model", "production")
+    assert (before.version, before.run_id) == ("v0", "old")
+    (candidate,) = tracker().model_versions("iris-model", "new")
+    wandb_server.operations.clear()
+
+    tracker().set_alias("iris-model", "production", candidate.version)
+
+    # A wandb upgrade that changes what `artifact.save()` sends fails here: teach the fake.
+    assert wandb_server.operations == [
+        "Viewer", "ServerFeaturesQuery", "ArtifactMembershipByName", "AddAliases", "UpdateArtifact",
+    ]  # fmt: skip
+    after = tracker().resolve_alias("iris-model", "production")
+    assert (after.version, after.run_id) == ("v1", "new")
+    assert set(after.aliases) == {"latest", "production"}
+    v0, v1 = wandb_server.artifacts
+    assert (v0.aliases, v1.aliases) == ([], ["latest", "production"])
+    assert (v0.metadata, v1.metadata) == ({"accuracy": 0.9},
+                                          {"accuracy": 0.93, "validated": True})  # fmt: skip
+
+
+def test_set_alias_already_there_changes_nothing(wandb_server: FakeWandbServer) -> None:
+    _two_versions(wandb_server)
+    tracker().set_alias("iris-model", "production", "0")  # a bare index means v0
+    assert wandb_server.operations == ["Viewer", "ServerFeaturesQuery", "ArtifactMembershipByName"]
+    assert wandb_server.artifacts[0].aliases == ["production"]
+
+
+@pytest.mark.parametrize("version", ["v7", "7"])
+def test_set_alias_on_a_missing_version_is_a_promotion_error(
+    wandb_server: FakeWandbServer, version: str
+) -> None:
+    _two_versions(wandb_server)
+    with pytest.raises(
+        PromotionError, match=r"no version v7 of W&B artifact `acme/iris/iris-model`"
+    ):
+        tracker().set_alias("iris-model", "production", version)
+    assert "AddAliases" not in wandb_server.operations
+    assert wandb_server.artifacts[0].aliases == ["production"]
+
+
+@pytest.mark.parametrize("version", ["latest", "production", ""])
+def test_set_alias_needs_a_version_not_an_alias(
+    wandb_server: FakeWandbServer, version: str
+) -> None:
+    with pytest.raises(PromotionError, match="not a version"):
+        tracker().set_alias("iris-model", "production", version)
+    assert wandb_server.requests == 0
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_alias_mutation_is_a_promotion_error_without_the_key(
+    wandb_server: FakeWandbServer, status: int
+) -> None:
+    """A read-only key: the artifact is read, the mutation is refused."""
+    _two_versions(wandb_server)
+    wandb_server.refuse["AddAliases"] = status
+    started = time.monotonic()
+    with pytest.raises(PromotionError) as caught:
+        tracker().set_alias("iris-model", "production", "v1")
+    text = str(caught.value)
+    assert f"W&B refused (HTTP {status}) to move alias `production`" in text
+    assert "write to project `acme/iris`" in text
+    assert FAKE_WANDB_KEY not in text
+    assert "UpdateArtifact" not in wandb_server.operations
+    assert [a.aliases for a in wandb_server.artifacts] == [["production"], ["latest"]]
+    assert time.monotonic() - started < 20
 
 
 def test_existing_artifacts_reads_files_and_logged_artifacts(
