@@ -134,11 +134,33 @@ class BaselineConfig(_Strict):
         return self
 
 
+class NoiseConfig(_Strict):
+    """Treat a drop within k·σ of the recent runs on the baseline branch as noise."""
+
+    window: int = Field(default=20, ge=3, le=500)
+    k: float = Field(default=3.0, gt=0, le=20)
+
+
+class ReplicatesConfig(_Strict):
+    """Compare groups of runs (seeds, folds) of the candidate and baseline commits."""
+
+    min: int = Field(default=3, ge=2, le=50)
+
+
 class MetricRule(_Strict):
     goal: Literal["maximize", "minimize"] = "maximize"
     min: float | None = None
     max: float | None = None
     max_regression: Tolerance | None = None
+    noise: NoiseConfig | None = None
+    replicates: ReplicatesConfig | None = None
+    test: Literal["bootstrap", "none"] = "bootstrap"
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+
+    @property
+    def compares(self) -> bool:
+        """Whether this metric has a regression check against a reference."""
+        return self.max_regression is not None or self.noise is not None or bool(self.replicates)
 
     @field_validator("max_regression", mode="before")
     @classmethod
@@ -233,6 +255,16 @@ class GateConfig(_Strict):
         if not self.metrics and not _has_run_rules(self.run) and self.registry is None:
             raise ValueError("the gate checks nothing: add at least one entry under `metrics`")
         return self
+
+    @property
+    def history_limit(self) -> int:
+        """How many runs of history the comment and the noise bands need."""
+        windows = [r.noise.window for r in self.metrics.values() if r.noise]
+        return max([self.comment.history, *windows])
+
+    @property
+    def uses_replicates(self) -> bool:
+        return any(r.replicates for r in self.metrics.values())
 
     @property
     def ranking_metric(self) -> str | None:

@@ -5,31 +5,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
-from mlaction.config import GateConfig, MetricRule, RegistryRules
-from mlaction.runs import FAILED, KILLED, Run, Selection
+from mlaction.checks import CheckResult, Status, fmt, fmt_duration, tol
+from mlaction.checks import fail as _fail
+from mlaction.checks import finite as _finite
+from mlaction.config import GateConfig, MetricRule
+from mlaction.runchecks import registry_checks, run_checks
+from mlaction.runs import Run, Selection
 
-Status = Literal["pass", "fail", "warn", "skip"]
+__all__ = ["CheckResult", "MetricRow", "Override", "Verdict", "evaluate", "fmt", "fmt_duration"]
+
 VerdictName = Literal["pass", "warn", "fail"]
-Value = float | str | None
-
-# Differences below this (relative to the numbers involved) are float noise, not regressions.
-_EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: Status
-    message: str
-    metric: str | None = None
-    observed: Value = None
-    threshold: Value = None
-    baseline_value: float | None = None
-    rule: str = ""
-    violated: bool = False  # the rule was broken (a fail, or a warn under on_failure: warn)
 
 
 @dataclass(frozen=True)
@@ -147,7 +135,7 @@ def _bound(
             f"{name}.{kind}", missing, metric=name, observed=value, threshold=limit, rule=rule
         )
     assert value is not None
-    ok = value >= limit - _tol(limit) if op == ">=" else value <= limit + _tol(limit)
+    ok = value >= limit - tol(limit) if op == ">=" else value <= limit + tol(limit)
     word = "at least" if op == ">=" else "at most"
     message = f"`{name}` = {fmt(value)}, must be {word} {fmt(limit)}"
     return CheckResult(
@@ -208,7 +196,7 @@ def _regression(
         )
     assert value is not None
     worse = base - value if rule.goal == "maximize" else value - base
-    ok = worse <= allowed + _tol(base, value)
+    ok = worse <= allowed + tol(base, value)
     if worse <= 0:
         detail = "no regression" if worse == 0 else f"improved by {fmt(-worse)}"
     else:
@@ -218,149 +206,6 @@ def _regression(
     return CheckResult(
         check, "pass" if ok else "fail", message, name, value, allowed, base, text, violated=not ok
     )
-
-
-# --- run checks ----------------------------------------------------------------------------
-
-
-def run_checks(config: GateConfig, selection: Selection, now: datetime) -> list[CheckResult]:
-    run = selection.candidate
-    rules = config.run
-    checks: list[CheckResult] = []
-    if run.status in (FAILED, KILLED):
-        checks.append(
-            _fail(
-                "run.status",
-                f"the candidate run `{run.label}` {run.status}",
-                observed=run.status,
-                threshold="finished",
-            )
-        )
-    if rules.max_duration is not None:
-        checks.append(_duration(run, rules.max_duration))
-    if rules.max_age is not None:
-        checks.append(_age(run, rules.max_age, now))
-    for kind, required, present in (
-        ("params", rules.required_params, run.params),
-        ("tags", rules.required_tags, run.tags),
-    ):
-        if required:
-            checks.append(_required(f"run.required_{kind}", kind[:-1], required, set(present)))
-    if rules.required_artifacts:
-        checks.append(
-            _required(
-                "run.required_artifacts",
-                "artifact",
-                rules.required_artifacts,
-                set(selection.artifacts or ()),
-            )
-        )
-    return checks
-
-
-def _duration(run: Run, limit: float) -> CheckResult:
-    rule = f"≤ {fmt_duration(limit)}"
-    duration = run.duration
-    if duration is None:
-        return CheckResult(
-            "run.max_duration", "skip", "the run has no end time yet", threshold=limit, rule=rule
-        )
-    seconds = duration.total_seconds()
-    ok = seconds <= limit
-    message = f"ran for {fmt_duration(seconds)}, limit {fmt_duration(limit)}"
-    return CheckResult(
-        "run.max_duration",
-        "pass" if ok else "fail",
-        message,
-        None,
-        seconds,
-        limit,
-        None,
-        rule,
-        violated=not ok,
-    )
-
-
-def _age(run: Run, limit: float, now: datetime) -> CheckResult:
-    rule = f"≤ {fmt_duration(limit)} old"
-    moment = run.end or run.start
-    if moment is None:
-        return _fail("run.max_age", "the run has no start or end time", threshold=limit, rule=rule)
-    seconds = max(0.0, (now - moment).total_seconds())
-    ok = seconds <= limit
-    message = f"finished {fmt_duration(seconds)} ago, limit {fmt_duration(limit)}"
-    return CheckResult(
-        "run.max_age",
-        "pass" if ok else "fail",
-        message,
-        None,
-        seconds,
-        limit,
-        None,
-        rule,
-        violated=not ok,
-    )
-
-
-def _required(name: str, kind: str, required: Sequence[str], present: set[str]) -> CheckResult:
-    missing = [key for key in required if key not in present]
-    rule = f"{len(required)} required"
-    if missing:
-        listed = ", ".join(f"`{key}`" for key in missing)
-        return _fail(
-            name,
-            f"missing {kind}{'s' if len(missing) > 1 else ''}: {listed}",
-            observed=", ".join(missing),
-            rule=rule,
-        )
-    return CheckResult(
-        name, "pass", f"all {len(required)} present", rule=rule, observed=len(required)
-    )
-
-
-# --- registry checks -----------------------------------------------------------------------
-
-
-def registry_checks(rules: RegistryRules | None, selection: Selection) -> list[CheckResult]:
-    info = selection.registry
-    if rules is None or info is None:
-        return []
-    run = selection.candidate.label
-    newest = info.versions[0] if info.versions else None
-    checks: list[CheckResult] = []
-    if rules.require_version or rules.version_tags:
-        if newest is None:
-            message = f"the candidate run `{run}` has no version of model `{info.model}`"
-            checks.append(_fail("registry.version", message, rule=f"registered in {info.model}"))
-        else:
-            message = f"model `{info.model}` version {newest.version} was made from this run"
-            checks.append(
-                CheckResult(
-                    "registry.version",
-                    "pass",
-                    message,
-                    observed=newest.version,
-                    rule=f"registered in {info.model}",
-                )
-            )
-    if rules.version_tags and newest is not None:
-        present = {key for key, _ in newest.tags}
-        checks.append(
-            _required("registry.version_tags", "version tag", rules.version_tags, present)
-        )
-    if rules.require_alias:
-        rule = f"alias {rules.require_alias} set"
-        if info.alias_version is None:
-            message = f"alias `{rules.require_alias}` of model `{info.model}` points at no version"
-            checks.append(_fail("registry.alias", message, rule=rule))
-        else:
-            message = f"`{rules.require_alias}` → version {info.alias_version}"
-            checks.append(
-                CheckResult(
-                    "registry.alias", "pass", message, observed=info.alias_version, rule=rule
-                )
-            )
-    return checks
 
 
 # --- report rows ---------------------------------------------------------------------------
@@ -405,45 +250,3 @@ def describe_rule(rule: MetricRule) -> str:
     if rule.goal == "minimize":
         parts.append("lower is better")
     return ", ".join(parts) or "present"
-
-
-# --- helpers -------------------------------------------------------------------------------
-
-
-def _fail(name: str, message: str, **fields: object) -> CheckResult:
-    return CheckResult(name, "fail", message, violated=True, **fields)  # type: ignore[arg-type]
-
-
-def _finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
-def _tol(*values: float) -> float:
-    return _EPS * max(1.0, *(abs(v) for v in values))
-
-
-def fmt(value: object) -> str:
-    """Numbers for people: 4 significant digits, no float noise."""
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "∞" if value > 0 else "-∞"
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.3e}"
-    return str(value)
-
-
-def fmt_duration(seconds: float) -> str:
-    delta = timedelta(seconds=round(seconds))
-    days, rest = delta.days, delta.seconds
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
-    return f"{secs}s"

@@ -95,3 +95,5 @@ class Selection:
     baseline_model: ModelVersionInfo | None = None
     notes: tuple[str, ...] = ()
     registry: RegistryInfo | None = None
+    candidate_group: tuple[Run, ...] = ()  # finished runs of the candidate's commit
+    baseline_group: tuple[Run, ...] = ()  # finished runs of the baseline's commit (replicates)

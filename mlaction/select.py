@@ -31,15 +31,40 @@ class GitContext:
 
 
 def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Selection:
-    candidate = find_candidate(config, tracker, git)
+    candidate, group = find_candidate(config, tracker, git)
+    if config.uses_replicates and len(group) == 1 and candidate.commit:
+        group = commit_group(config, tracker, candidate.commit) or group
     baseline, reason, model = find_baseline(config, tracker, git, candidate)
-    history = find_history(config, tracker, candidate)
+    baseline_group: tuple[Run, ...] = ()
+    if config.uses_replicates and baseline is not None:
+        # The one extra query replicate-aware gating costs: the baseline commit's other runs.
+        found = commit_group(config, tracker, baseline.commit) if baseline.commit else ()
+        baseline_group = found or (baseline,)
+    history = find_history(config, tracker, candidate, len(group))
     artifacts = None
     if config.run.required_artifacts:
-        found = tracker.existing_artifacts(candidate.id, config.run.required_artifacts)
-        artifacts = frozenset(found)
+        found_paths = tracker.existing_artifacts(candidate.id, config.run.required_artifacts)
+        artifacts = frozenset(found_paths)
     registry = find_registry(config, tracker, candidate)
-    return Selection(candidate, baseline, reason, history, artifacts, model, registry=registry)
+    return Selection(
+        candidate,
+        baseline,
+        reason,
+        history,
+        artifacts,
+        model,
+        registry=registry,
+        candidate_group=group,
+        baseline_group=baseline_group,
+    )
+
+
+def commit_group(config: GateConfig, tracker: Tracker, commit: str) -> tuple[Run, ...]:
+    """The finished runs of one commit (replicates: seeds, folds), newest first."""
+    query = RunQuery(
+        limit=MAX_RUNS_PER_COMMIT, commits=(commit,), extra_filter=config.candidate.filter
+    )
+    return tuple(tracker.search(query))
 
 
 def find_registry(config: GateConfig, tracker: Tracker, candidate: Run) -> RegistryInfo | None:
@@ -57,12 +82,16 @@ def find_registry(config: GateConfig, tracker: Tracker, candidate: Run) -> Regis
     return RegistryInfo(rules.model, versions, rules.require_alias, alias_version)
 
 
-def find_candidate(config: GateConfig, tracker: Tracker, git: GitContext) -> Run:
+def find_candidate(
+    config: GateConfig, tracker: Tracker, git: GitContext
+) -> tuple[Run, tuple[Run, ...]]:
+    """The candidate run, and the finished runs of its commit when they came with it."""
     spec = config.candidate
     mode = spec.select or ("commit" if git.commit else "latest")
     if mode == "run_id":
         assert spec.run_id is not None  # validated by the config
-        return tracker.get_run(spec.run_id)
+        run = tracker.get_run(spec.run_id)
+        return run, (run,)
     if mode == "sweep_best":
         if not hasattr(tracker, "sweep_best"):
             raise UsageError(
@@ -71,7 +100,8 @@ def find_candidate(config: GateConfig, tracker: Tracker, git: GitContext) -> Run
             )
         assert spec.sweep is not None
         sweeps: SweepTracker = tracker  # type: ignore[assignment]
-        return sweeps.sweep_best(spec.sweep)
+        best = sweeps.sweep_best(spec.sweep)
+        return best, (best,)
     if mode == "latest":
         runs = tracker.search(RunQuery(limit=1, extra_filter=spec.filter))
         if not runs:
@@ -79,7 +109,7 @@ def find_candidate(config: GateConfig, tracker: Tracker, git: GitContext) -> Run
                 f"no finished run in {tracker.describe()}.",
                 hint="Log a run first, or check `tracker.experiment` and `candidate.filter`.",
             )
-        return runs[0]
+        return runs[0], (runs[0],)
     if not git.commit:
         raise UsageError(
             "candidate.select is `commit` but no commit is known.",
@@ -103,7 +133,7 @@ def find_candidate(config: GateConfig, tracker: Tracker, git: GitContext) -> Run
             "`tracker.experiment` and `candidate.filter`.",
         )
     finished = [r for r in runs if r.status == FINISHED]
-    return (finished or runs)[0]
+    return (finished or runs)[0], tuple(finished) or (runs[0],)
 
 
 def find_baseline(
@@ -188,13 +218,17 @@ def _latest(tracker: Tracker, config: GateConfig, candidate: Run) -> Run | None:
     return runs[0] if runs else None
 
 
-def find_history(config: GateConfig, tracker: Tracker, candidate: Run) -> tuple[Run, ...]:
+def find_history(
+    config: GateConfig, tracker: Tracker, candidate: Run, candidate_runs: int = 1
+) -> tuple[Run, ...]:
     """The last N finished runs on the baseline branch, newest first (candidate excluded)."""
-    limit = config.comment.history
+    limit = config.history_limit
     if limit <= 0:
         return ()
     query = RunQuery(
-        limit=limit + 4, branch=config.baseline.branch, extra_filter=config.candidate.filter
+        limit=limit + candidate_runs + 2,  # room for the candidate commit's own runs
+        branch=config.baseline.branch,
+        extra_filter=config.candidate.filter,
     )
     return tuple(_others(tracker.search(query), candidate)[:limit])
 

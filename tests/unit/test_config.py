@@ -25,7 +25,8 @@ def test_typo_suggests_nearest_key_with_line() -> None:
     assert error_of(text) == (
         "invalid config:\n"
         "  - .github/ml-gate.yml, line 6, key `metrics.accuracy.max_regresion`: unknown key. "
-        "Did you mean `max_regression`? Valid keys here: goal, min, max, max_regression."
+        "Did you mean `max_regression`? Valid keys here: goal, min, max, max_regression, noise, "
+        "replicates, test, confidence."
     )
 
 
