@@ -12,6 +12,7 @@ from mlaction.checks import CheckResult, Status, fmt, fmt_duration, tol
 from mlaction.checks import fail as _fail
 from mlaction.checks import finite as _finite
 from mlaction.config import GateConfig, MetricRule
+from mlaction.robust import Robust, robust_regression
 from mlaction.runchecks import registry_checks, run_checks
 from mlaction.runs import Run, Selection
 
@@ -34,6 +35,9 @@ class MetricRow:
     status: Status
     trend: tuple[float, ...] = ()
     new_best: bool = False
+    rank: int | None = None  # the candidate's place among the history and itself (1 = best)
+    candidate_text: str | None = None  # replicate groups: "0.880 ± 0.004 (n=5)"
+    baseline_text: str | None = None  # replicate groups, or the noise band's center ± band
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,14 @@ def evaluate(
     config: GateConfig, selection: Selection, now: datetime, override: Override | None = None
 ) -> Verdict:
     checks: list[CheckResult] = []
+    notes = list(selection.notes)
+    robust: dict[str, Robust] = {}
     for name, rule in config.metrics.items():
-        checks.extend(metric_checks(name, rule, selection))
+        found, robust[name] = metric_checks(name, rule, selection)
+        checks.extend(found)
+        notes.extend(robust[name].notes)
     checks.extend(run_checks(config, selection, now))
     checks.extend(registry_checks(config.registry, selection))
-    notes = list(selection.notes)
     if selection.baseline is None:
         notes.append(f"Baseline: {selection.baseline_reason}.")
     failing = any(c.status == "fail" for c in checks)
@@ -87,14 +94,19 @@ def evaluate(
     verdict: VerdictName = (
         "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
     )
-    rows = tuple(metric_row(n, r, selection, checks) for n, r in config.metrics.items())
+    rows = tuple(
+        metric_row(n, r, selection, checks, robust[n], config.comment.history)
+        for n, r in config.metrics.items()
+    )
     return Verdict(verdict, tuple(checks), rows, selection, tuple(notes))
 
 
 # --- metric checks -------------------------------------------------------------------------
 
 
-def metric_checks(name: str, rule: MetricRule, selection: Selection) -> list[CheckResult]:
+def metric_checks(
+    name: str, rule: MetricRule, selection: Selection
+) -> tuple[list[CheckResult], Robust]:
     candidate = selection.candidate
     value = candidate.metric(name)
     missing = _missing(name, value, candidate)
@@ -103,8 +115,20 @@ def metric_checks(name: str, rule: MetricRule, selection: Selection) -> list[Che
         checks.append(_bound(name, value, missing, rule.min, ">="))
     if rule.max is not None:
         checks.append(_bound(name, value, missing, rule.max, "<="))
-    if rule.max_regression is not None:
+    robust = Robust(None)
+    if rule.noise or rule.replicates:
+        robust = robust_regression(name, rule, selection, missing)
+    if robust.check is not None:
+        checks.append(robust.check)
+    elif rule.max_regression is not None:
         checks.append(_regression(name, rule, value, missing, selection))
+    elif rule.compares:
+        kind = "noise" if rule.noise else "max_regression"
+        why = " ".join(robust.notes) or (missing or "nothing to compare with")
+        if missing:
+            checks.append(_fail(f"{name}.{kind}", missing, metric=name, observed=value))
+        else:
+            checks.append(CheckResult(f"{name}.{kind}", "skip", why, name, value))
     if not checks:
         if missing:
             checks.append(_fail(f"{name}.present", missing, metric=name, observed=value))
@@ -112,7 +136,7 @@ def metric_checks(name: str, rule: MetricRule, selection: Selection) -> list[Che
             checks.append(
                 CheckResult(f"{name}.present", "pass", f"`{name}` = {fmt(value)}", name, value)
             )
-    return checks
+    return checks, robust
 
 
 def _missing(name: str, value: float | None, run: Run) -> str | None:
@@ -212,7 +236,12 @@ def _regression(
 
 
 def metric_row(
-    name: str, rule: MetricRule, selection: Selection, checks: Sequence[CheckResult]
+    name: str,
+    rule: MetricRule,
+    selection: Selection,
+    checks: Sequence[CheckResult],
+    robust: Robust | None = None,
+    history: int = 20,
 ) -> MetricRow:
     value = selection.candidate.metric(name)
     base = selection.baseline.metric(name) if selection.baseline else None
@@ -225,27 +254,44 @@ def metric_row(
     mine = [c for c in checks if c.metric == name]
     statuses = {c.status for c in mine}
     status: Status = next((s for s in ("fail", "warn", "pass") if s in statuses), "skip")
-    trend = tuple(
-        v for r in reversed(selection.history) if _finite(v := r.metric(name)) and v is not None
-    )
+    recent = selection.history[:history]
+    trend = tuple(v for r in reversed(recent) if _finite(v := r.metric(name)) and v is not None)
     new_best = False
+    rank = None
     if trend and value is not None and math.isfinite(value):
-        if rule.goal == "maximize":
-            new_best = all(value > t for t in trend)
-        else:
-            new_best = all(value < t for t in trend)
+        sign = 1 if rule.goal == "maximize" else -1
+        better = sum(1 for t in trend if sign * t > sign * value)
+        rank = better + 1
+        new_best = all(sign * value > sign * t for t in trend)
+    robust = robust or Robust(None)
+    rules = describe_rule(rule, robust.rule_text)
     return MetricRow(
-        name, rule.goal, value, base, delta, delta_pct, describe_rule(rule), status, trend, new_best
+        name,
+        rule.goal,
+        value,
+        base,
+        delta,
+        delta_pct,
+        rules,
+        status,
+        trend,
+        new_best,
+        rank,
+        robust.candidate_text,
+        robust.baseline_text,
     )
 
 
-def describe_rule(rule: MetricRule) -> str:
+def describe_rule(rule: MetricRule, comparison: str | None = None) -> str:
+    """The rules of a metric for the table; `comparison` replaces the plain Δ rule."""
     parts = []
     if rule.min is not None:
         parts.append(f"≥ {fmt(rule.min)}")
     if rule.max is not None:
         parts.append(f"≤ {fmt(rule.max)}")
-    if rule.max_regression is not None:
+    if comparison:
+        parts.append(comparison)
+    elif rule.max_regression is not None:
         parts.append(f"Δ ≤ {rule.max_regression}")
     if rule.goal == "minimize":
         parts.append("lower is better")

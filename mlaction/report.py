@@ -82,6 +82,9 @@ def build_report(verdict: Verdict, meta: Mapping[str, Any]) -> dict[str, Any]:
                 "status": m.status,
                 "trend": list(m.trend),
                 "new_best": m.new_best,
+                "rank": m.rank,
+                "candidate_text": m.candidate_text,
+                "baseline_text": m.baseline_text,
             }
             for m in verdict.metrics
         ],
@@ -236,6 +239,37 @@ def sparkline(values: list[float], candidate: object = None) -> str:
     return line
 
 
+def ordinal(rank: object, total: object) -> str:
+    if not isinstance(rank, int) or not isinstance(total, int):
+        return ""
+    if rank == 1:
+        return f"best of {total}"
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(rank % 10 if rank % 100 not in (11, 12, 13) else 0)
+    return f"{rank}{suffix or 'th'} of {total}"
+
+
+def mermaid(row: Mapping[str, Any]) -> Markup:
+    """A Mermaid `xychart-beta` of the history and the candidate (GitHub renders it)."""
+    points = [float(v) for v in row.get("trend") or [] if isinstance(v, int | float)]
+    candidate = row.get("candidate")
+    if isinstance(candidate, int | float) and math.isfinite(candidate):
+        points.append(float(candidate))
+        labels = [str(i) for i in range(1, len(points))] + ["PR"]
+    else:
+        labels = [str(i) for i in range(1, len(points) + 1)]
+    if len(points) < 2:
+        return Markup("")
+    title = re.sub(r"[^A-Za-z0-9 ._/-]", "_", str(row.get("name", "")))[:60]
+    low, high = min(points), max(points)
+    pad = (high - low) * 0.1 or abs(high) * 0.01 or 1.0
+    axis = ", ".join(f'"{label}"' for label in labels)
+    line = ", ".join(f"{v:.6g}" for v in points)
+    return Markup(
+        f'```mermaid\nxychart-beta\n    title "{title}"\n    x-axis [{axis}]\n'
+        f'    y-axis "{title}" {low - pad:.6g} --> {high + pad:.6g}\n    line [{line}]\n```'
+    )
+
+
 def short(sha: object) -> str:
     return str(sha)[:7] if sha else ""
 
@@ -262,8 +296,11 @@ def _environment(sandboxed: bool, loader: jinja2.BaseLoader) -> jinja2.Environme
         spark=sparkline,
         short=short,
         esc=lambda v: Markup(md_escape(v)),
+        mermaid=mermaid,
     )
-    env.globals.update(icons=ICONS, headlines=HEADLINES, COMMENT_LIMIT=COMMENT_LIMIT)
+    env.globals.update(
+        icons=ICONS, headlines=HEADLINES, COMMENT_LIMIT=COMMENT_LIMIT, ordinal=ordinal
+    )
     return env
 
 
