@@ -6,7 +6,7 @@ import argparse
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from mlaction import __version__
@@ -150,6 +150,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         base_commit=args.base_commit or base,
         base_branch=base_branch,
         head_branch=args.branch or branch,
+        ancestors=_ancestors(env),
     )
     to_stdout = args.markdown == "-"
     settings = Settings(
@@ -166,6 +167,22 @@ def cmd_check(args: argparse.Namespace) -> int:
         promote=args.promote,
     )
     return run(settings).exit_code
+
+
+def _ancestors(env: Mapping[str, str]) -> Callable[[str, int], list[str]]:
+    """git's history, else the GitHub API when GITHUB_TOKEN and GITHUB_REPOSITORY are set."""
+    from mlaction.ancestry import first_of, git_ancestors
+
+    def from_api(sha: str, count: int) -> list[str]:
+        token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
+        if not token or not repository:
+            return []
+        from mlaction.github import GitHubClient
+
+        api = env.get("GITHUB_API_URL") or "https://api.github.com"
+        return GitHubClient(token, api_url=api, repository=repository).ancestors(sha, count)
+
+    return first_of([git_ancestors(), from_api])
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -124,6 +124,7 @@ class BaselineConfig(_Strict):
     run_id: str | None = None
     model: str | None = None
     alias: str | None = None
+    max_ancestors: int = Field(default=20, ge=0, le=200)
 
     @model_validator(mode="after")
     def _needs(self) -> BaselineConfig:

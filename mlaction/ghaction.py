@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from mlaction.action import Settings, evaluate_gate, exit_code_for
+from mlaction.ancestry import Ancestors, first_of, git_ancestors
 from mlaction.config import DEFAULT_CONFIG_PATH
 from mlaction.errors import EXIT_ERROR, EXIT_PASS, GitHubError, MlGateError, UsageError
 from mlaction.github import GitHubClient, GitHubContext, annotation, mask, read_input
@@ -66,7 +67,13 @@ def run_action(
             return _post_saved_report(workspace / report_input, dest, token, ctx, client, mode, out)
         settings = Settings(
             config_path=workspace / (read_input(env, "config") or DEFAULT_CONFIG_PATH),
-            git=GitContext(ctx.sha, ctx.base_sha, ctx.base_ref, ctx.head_ref),
+            git=GitContext(
+                ctx.sha,
+                ctx.base_sha,
+                ctx.base_ref,
+                ctx.head_ref,
+                ancestors=_ancestors(workspace, token, ctx, client),
+            ),
             env=env,
             run_url=ctx.run_url,
             event_name=ctx.event_name,
@@ -133,6 +140,19 @@ def _label_author(
             return None
 
     return author
+
+
+def _ancestors(
+    workspace: Path, token: str, ctx: GitHubContext, client: GitHubClient | None
+) -> Ancestors:
+    """The checked-out history first (no API call), else the GitHub commits API."""
+
+    def from_api(sha: str, count: int) -> list[str]:
+        if not token or not ctx.repository:
+            return []
+        return (client or _client(token, ctx)).ancestors(sha, count)
+
+    return first_of([git_ancestors(workspace), from_api])
 
 
 def read_event(env: Mapping[str, str]) -> dict[str, Any]:

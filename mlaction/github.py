@@ -163,6 +163,28 @@ class GitHubClient:
         login = (added[-1].get("actor") or {}).get("login")
         return str(login) if login else None
 
+    def ancestors(self, sha: str, count: int) -> list[str]:
+        """Up to `count` ancestors of `sha`, nearest first (the commits API, first parents)."""
+        per_page = min(100, count + 1)
+        shas: list[str] = []
+        for page in range(1, MAX_PAGES + 1):
+            items = self._json_list(
+                f"/repos/{self.repository}/commits",
+                f"list the history of commit {sha[:12]}",
+                {"sha": sha, "per_page": per_page, "page": page},
+            )
+            shas.extend(str(c["sha"]) for c in items if isinstance(c.get("sha"), str))
+            if len(items) < per_page or len(shas) > count:
+                break
+        return [s for s in shas if s != sha][:count]
+
+    def _json_list(self, path: str, what: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        response = self._request("GET", f"{self.api_url}{path}", params=params, what=what)
+        page = _decode(response, what)
+        if not isinstance(page, list):
+            raise GitHubAPIError(f"Could not {what}: GitHub answered {type(page).__name__}.")
+        return [c for c in page if isinstance(c, dict)]
+
     def _list(self, path: str, what: str) -> list[dict[str, Any]]:
         url: str | None = f"{self.api_url}{path}"
         params: dict[str, Any] | None = {"per_page": 100}

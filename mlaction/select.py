@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mlaction.config import GateConfig
@@ -28,6 +29,8 @@ class GitContext:
     base_commit: str | None = None
     base_branch: str | None = None
     head_branch: str | None = None
+    # (sha, n) -> up to n ancestors of sha, nearest first; for the base_commit fallback chain
+    ancestors: Callable[[str, int], list[str]] | None = None
 
 
 def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Selection:
@@ -166,8 +169,14 @@ def find_baseline(
         )
         if runs:
             return runs[0], f"run of the base commit {git.base_commit[:12]}", None
+        found = _nearest_ancestor_run(config, tracker, git, candidate)
+        if found is not None:
+            return found[0], _ancestor_reason(git.base_commit, *found), None
         latest = _latest(tracker, config, candidate)
-        why = f"no finished run for the base commit {git.base_commit[:12]}; "
+        why = f"no finished run for the base commit {git.base_commit[:12]}"
+        if git.ancestors and config.baseline.max_ancestors:
+            why += f" or its {config.baseline.max_ancestors} nearest ancestors"
+        why += "; "
         if latest is None:
             return None, why + f"no finished run{on} either: regression checks are skipped", None
         return latest, why + f"fell back to the latest finished run{on}", None
@@ -210,6 +219,39 @@ def _best(
         )
     goal = "highest" if maximize else "lowest"
     return runs[0], f"best finished run{on} by `{metric}` ({goal})", None
+
+
+def _nearest_ancestor_run(
+    config: GateConfig, tracker: Tracker, git: GitContext, candidate: Run
+) -> tuple[Run, int] | None:
+    """The run of the nearest ancestor of the base commit: one query for all of them."""
+    steps = config.baseline.max_ancestors
+    if git.ancestors is None or not git.base_commit or steps <= 0:
+        return None
+    shas = git.ancestors(git.base_commit, steps)[:steps]
+    if not shas:
+        return None
+    query = RunQuery(
+        limit=MAX_RUNS_PER_COMMIT,
+        commits=tuple(shas),
+        branch=config.baseline.branch,
+        extra_filter=config.candidate.filter,
+    )
+    order = {sha: i for i, sha in enumerate(shas)}
+    runs = [r for r in _others(tracker.search(query), candidate) if r.commit in order]
+    if not runs:
+        return None
+    # Nearest ancestor first; among its runs, the newest (the query returns newest first).
+    best = min(runs, key=lambda r: order[r.commit or ""])
+    return best, order[best.commit or ""] + 1
+
+
+def _ancestor_reason(base: str, run: Run, back: int) -> str:
+    commits = "commit" if back == 1 else "commits"
+    return (
+        f"no finished run for the base commit {base[:12]}; used the run of its ancestor "
+        f"{(run.commit or '')[:12]}, {back} {commits} back"
+    )
 
 
 def _latest(tracker: Tracker, config: GateConfig, candidate: Run) -> Run | None:

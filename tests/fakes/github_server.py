@@ -30,13 +30,21 @@ BOT_LOGIN = "github-actions[bot]"
 REPOSITORY = "octo-org/ml-project"
 NOT_ACCESSIBLE = "Resource not accessible by integration"
 
-ROUTES = ("user", "list_comments", "create_comment", "update_comment", "list_events")
+ROUTES = (
+    "user",
+    "list_comments",
+    "create_comment",
+    "update_comment",
+    "list_events",
+    "list_commits",
+)
 _PATTERNS = [
     ("GET", re.compile(r"^/user$"), "user"),
     ("GET", re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$"), "list_comments"),
     ("POST", re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$"), "create_comment"),
     ("PATCH", re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$"), "update_comment"),
     ("GET", re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/events$"), "list_events"),
+    ("GET", re.compile(r"^/repos/([^/]+/[^/]+)/commits$"), "list_commits"),
 ]
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -82,6 +90,7 @@ class FakeGitHub:
         self.requests: list[Recorded] = []
         self._comments: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self._events: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self.history: list[str] = []  # the default branch's commits, newest first
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._next_id = 1_000
         self._clock = _EPOCH
@@ -231,6 +240,8 @@ class FakeGitHub:
             return _Reply(200, {"login": identity.login, "id": 1, "type": "User"})
         if groups[0] != self.repository:
             return _Reply(404, {"message": "Not Found"})
+        if route == "list_commits":
+            return self._commits(path, query)
         number = int(groups[1])
         with self._lock:
             if route in ("create_comment", "update_comment") and not identity.can_write:
@@ -244,6 +255,18 @@ class FakeGitHub:
                 return error or _Reply(201, self._create(number, body["body"], identity.login))
             items = self._comments[number] if route == "list_comments" else self._events[number]
             return self._page(path, query, items)
+
+    def _commits(self, path: str, query: dict[str, list[str]]) -> _Reply:
+        """`GET /commits?sha=X`: X and its ancestors, newest first (a linear history)."""
+        sha = query.get("sha", [""])[0]
+        with self._lock:
+            if sha not in self.history:
+                return _Reply(422, {"message": f"No commit found for SHA: {sha}"})
+            start = self.history.index(sha)
+            items = [
+                {"sha": s, "commit": {"message": f"commit {s[:7]}"}} for s in self.history[start:]
+            ]
+        return self._page(path, {**query, "sha": [sha]}, items)
 
     def _update(self, comment_id: int, body: Any) -> _Reply:
         # Like GitHub, anyone with write access may edit any comment: the client must not.
@@ -266,7 +289,8 @@ class FakeGitHub:
         links = []
 
         def link(n: int, rel: str) -> str:
-            params = urlencode({"per_page": per_page, "page": n})
+            extra = {k: v[0] for k, v in query.items() if k not in ("page", "per_page")}
+            params = urlencode({**extra, "per_page": per_page, "page": n})
             return f'<{self.api_url}{path}?{params}>; rel="{rel}"'
 
         if page < last:
