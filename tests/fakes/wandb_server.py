@@ -19,6 +19,7 @@ import math
 import operator
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -138,6 +139,7 @@ class FakeWandbServer:
         self.api_key = api_key
         self.operations: list[str] = []
         self.requests = 0
+        self.busy_seconds = 0.0
         self.runs: dict[tuple[str, str], list[FakeRun]] = {}
         self.sweeps: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.artifacts: list[FakeArtifact] = []
@@ -258,7 +260,11 @@ class FakeWandbServer:
             message = f"fake W&B server: unknown GraphQL operation {op!r}; teach the fake"
             return 200, {"data": None, "errors": [{"message": message}]}
         variables = body.get("variables") or {}
-        return 200, {"data": handler(self, variables)}
+        started = time.perf_counter()
+        data = handler(self, variables)
+        with self._lock:  # the fake's own query work (filters and sorts in Python), for benchmarks
+            self.busy_seconds += time.perf_counter() - started
+        return 200, {"data": data}
 
     def _run_doc(self, run: FakeRun) -> dict[str, Any]:
         return {
