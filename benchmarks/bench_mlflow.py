@@ -19,7 +19,6 @@ import json
 import os
 import random
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from mlflow_helpers import mlflow_server  # noqa: E402
+from timing import import_seconds, median_time  # noqa: E402
 
 CANDIDATE = "c" * 40  # a typical candidate: some runs on main beat it
 NEW_BEST = "d" * 40  # a candidate better than every run: the baseline query must order them all
@@ -126,16 +126,6 @@ def analyze(db: Path) -> None:
     conn.close()
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up: connection pools, the server's own caches
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def gate_in_process(config: Path, commit: str = CANDIDATE) -> Callable[[], object]:
     from mlaction.action import Settings, evaluate_gate
     from mlaction.select import GitContext
@@ -221,21 +211,11 @@ def startup(repeat: int) -> dict[str, float | bool]:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.strip()
 
-    def import_us(module: str) -> float:
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        last = [line for line in done.stderr.splitlines() if line.endswith(f"| {module}")]
-        return int(last[-1].split("|")[1]) / 1e6
-
     return {
         "ml-gate --help (s)": help_time,
-        "import mlaction.cli (s)": import_us("mlaction.cli"),
-        "import mlaction.action (s)": import_us("mlaction.action"),
-        "import mlflow.tracking (s)": import_us("mlflow.tracking"),
+        "import mlaction.cli (s)": import_seconds("mlaction.cli"),
+        "import mlaction.action (s)": import_seconds("mlaction.action"),
+        "import mlflow.tracking (s)": import_seconds("mlflow.tracking"),
         "SDKs imported by the core": loaded,  # type: ignore[dict-item]
     }
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fakes.wandb_server import FAKE_WANDB_KEY, FakeWandbServer  # noqa: E402
+from timing import import_seconds  # noqa: E402
 
 CANDIDATE = "c" * 40
 ENTITY = "acme"
@@ -55,17 +55,6 @@ def fill(server: FakeWandbServer, project: str, count: int) -> None:
         config={"git_branch": "feature"},
         summary={"accuracy": 0.85},
     )
-
-
-def import_seconds(module: str) -> float:
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    last = [line for line in done.stderr.splitlines() if line.endswith(f"| {module}")]
-    return int(last[-1].split("|")[1]) / 1e6
 
 
 def main() -> None:

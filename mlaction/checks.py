@@ -28,6 +28,11 @@ class CheckResult:
     violated: bool = False  # the rule was broken (a fail, or a warn under on_failure: warn)
 
 
+def judged(name: str, ok: bool, message: str, **fields: object) -> CheckResult:
+    """A check that passed (`ok`) or failed, with its evidence."""
+    return CheckResult(name, "pass" if ok else "fail", message, violated=not ok, **fields)  # type: ignore[arg-type]
+
+
 def fail(name: str, message: str, **fields: object) -> CheckResult:
     return CheckResult(name, "fail", message, violated=True, **fields)  # type: ignore[arg-type]
 

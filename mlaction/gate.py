@@ -245,6 +245,10 @@ def metric_row(
 ) -> MetricRow:
     value = selection.candidate.metric(name)
     base = selection.baseline.metric(name) if selection.baseline else None
+    compared = robust.check if robust is not None else None
+    if compared is not None and isinstance(compared.observed, float):
+        # The numbers the decision compared: group means, or the value and the band's center.
+        value, base = compared.observed, compared.baseline_value
     delta = delta_pct = None
     if _finite(value) and _finite(base):
         assert value is not None

@@ -138,7 +138,15 @@ def _noise(name: str, rule: MetricRule, selection: Selection, notes: list[str]) 
         rule_text,
         violated=not ok,
     )
-    return Robust(result, tuple(notes), None, f"{fmt(band.center)} ± {fmt(band.band)}", rule_text)
+    band_text = _group_text(_Spread(band.center, band.band, band.n))
+    return Robust(result, tuple(notes), None, band_text, rule_text)
+
+
+@dataclass(frozen=True)
+class _Spread:
+    mean: float
+    std: float
+    n: int
 
 
 def _worse(goal: str, candidate: float, reference: float) -> float:
@@ -146,5 +154,9 @@ def _worse(goal: str, candidate: float, reference: float) -> float:
 
 
 def _group_text(group: object) -> str:
+    """ "88.0 ± 0.6 (n=5)": the mean to the precision of its spread (two significant digits)."""
     mean, std, n = (getattr(group, k) for k in ("mean", "std", "n"))
-    return f"{fmt(mean)} ± {fmt(std)} (n={n})"
+    if not std or not math.isfinite(std):
+        return f"{fmt(mean)} ± 0 (n={n})"
+    decimals = min(12, max(0, 1 - math.floor(math.log10(abs(std)))))
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={n})"

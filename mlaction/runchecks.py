@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mlaction.checks import CheckResult, fail, fmt_duration, required
+from mlaction.checks import CheckResult, fail, fmt_duration, judged, required
 from mlaction.config import GateConfig, RegistryRules
 from mlaction.runs import FAILED, KILLED, Run, Selection
 
@@ -56,17 +56,7 @@ def _duration(run: Run, limit: float) -> CheckResult:
     seconds = duration.total_seconds()
     ok = seconds <= limit
     message = f"ran for {fmt_duration(seconds)}, limit {fmt_duration(limit)}"
-    return CheckResult(
-        "run.max_duration",
-        "pass" if ok else "fail",
-        message,
-        None,
-        seconds,
-        limit,
-        None,
-        rule,
-        violated=not ok,
-    )
+    return judged("run.max_duration", ok, message, observed=seconds, threshold=limit, rule=rule)
 
 
 def _age(run: Run, limit: float, now: datetime) -> CheckResult:
@@ -77,17 +67,7 @@ def _age(run: Run, limit: float, now: datetime) -> CheckResult:
     seconds = max(0.0, (now - moment).total_seconds())
     ok = seconds <= limit
     message = f"finished {fmt_duration(seconds)} ago, limit {fmt_duration(limit)}"
-    return CheckResult(
-        "run.max_age",
-        "pass" if ok else "fail",
-        message,
-        None,
-        seconds,
-        limit,
-        None,
-        rule,
-        violated=not ok,
-    )
+    return judged("run.max_age", ok, message, observed=seconds, threshold=limit, rule=rule)
 
 
 # --- registry checks -----------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mlaction.config import GateConfig
 from mlaction.errors import AliasNotFoundError, RunNotFoundError, UsageError
@@ -34,8 +35,10 @@ class GitContext:
 
 
 def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Selection:
+    tracker = _Memo(tracker)  # the same query twice (base commit, its group) asks the server once
     candidate, group = find_candidate(config, tracker, git)
-    if config.uses_replicates and len(group) == 1 and candidate.commit:
+    by_commit = (config.candidate.select or ("commit" if git.commit else "latest")) == "commit"
+    if config.uses_replicates and not by_commit and candidate.commit:
         group = commit_group(config, tracker, candidate.commit) or group
     baseline, reason, model = find_baseline(config, tracker, git, candidate)
     baseline_group: tuple[Run, ...] = ()
@@ -60,6 +63,23 @@ def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Select
         candidate_group=group,
         baseline_group=baseline_group,
     )
+
+
+class _Memo:
+    """A tracker whose `search` answers a repeated query from memory (within one selection)."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self._tracker = tracker
+        self._seen: dict[RunQuery, list[Run]] = {}
+        self.name = tracker.name
+
+    def search(self, query: RunQuery) -> list[Run]:
+        if query not in self._seen:
+            self._seen[query] = self._tracker.search(query)
+        return list(self._seen[query])
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._tracker, attr)
 
 
 def commit_group(config: GateConfig, tracker: Tracker, commit: str) -> tuple[Run, ...]:
@@ -163,10 +183,7 @@ def find_baseline(
         info = ModelVersionInfo(ref.model, ref.version, spec.alias)
         return run, f"model `{ref.model}` @ `{spec.alias}` (version {ref.version})", info
     if spec.select == "base_commit" and git.base_commit:
-        runs = _others(
-            tracker.search(RunQuery(limit=MAX_RUNS_PER_COMMIT, commits=(git.base_commit,))),
-            candidate,
-        )
+        runs = _others(commit_group(config, tracker, git.base_commit), candidate)
         if runs:
             return runs[0], f"run of the base commit {git.base_commit[:12]}", None
         found = _nearest_ancestor_run(config, tracker, git, candidate)
@@ -275,7 +292,7 @@ def find_history(
     return tuple(_others(tracker.search(query), candidate)[:limit])
 
 
-def _others(runs: list[Run], candidate: Run) -> list[Run]:
+def _others(runs: Sequence[Run], candidate: Run) -> list[Run]:
     """Drop the candidate and the runs of its commit (replicates of the candidate)."""
     return [
         r

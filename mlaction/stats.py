@@ -304,7 +304,7 @@ def _replicate_message(
 
     "mean 0.880 ± 0.005 (n=5) vs 0.900 ± 0.005 (n=5): 0.020 worse, 95% CI [0.014, 0.026]"
     """
-    d = _decimals(worse, low, high, cand.std, base.std, tolerance)
+    d = _decimals(worse, low, high, cand.std, base.std, tolerance, apart=(worse, tolerance))
     if worse > 0:
         change = f"{_num(worse, d)} worse"
     else:
@@ -328,7 +328,7 @@ def _noise_message(
 ) -> str:
     """Like "0.893 is 0.007 below the mean 0.900 of 20 runs; noise band ±0.015 (3 × σ 0.005)"."""
     gap = value - band.center
-    d = _decimals(gap, band.band, band.sigma, allowed)
+    d = _decimals(gap, band.band, band.sigma, allowed, apart=(gap, allowed, band.band))
     where = (
         f"equals the mean {_num(band.center, d)}"
         if gap == 0
@@ -355,12 +355,19 @@ def _dropped(candidate: int, baseline: int) -> str:
     return "; " + ", ".join(parts) if parts else ""
 
 
-def _decimals(*amounts: float) -> int | None:
-    """Decimals that show the largest spread or difference with two significant digits."""
+def _decimals(*amounts: float, apart: tuple[float, ...] = ()) -> int | None:
+    """Decimals that show the largest spread or difference with two significant digits, and
+    more while two different numbers of `apart` (compared in the message) would print alike."""
     scale = max((abs(a) for a in amounts if math.isfinite(a) and a != 0), default=0.0)
     if scale == 0:
         return None
-    return min(12, max(0, 1 - math.floor(math.log10(scale))))
+    decimals = min(12, max(0, 1 - math.floor(math.log10(scale))))
+    shown = [abs(a) for a in apart if math.isfinite(a)]
+    while decimals < 12 and any(
+        a != b and f"{a:.{decimals}f}" == f"{b:.{decimals}f}" for a in shown for b in shown
+    ):
+        decimals += 1
+    return decimals
 
 
 def _num(value: float, decimals: int | None) -> str:

@@ -20,6 +20,7 @@ from fakes.github_server import (
     FakeGitHub,
 )
 from mlflow_helpers import RunLogger
+from runner_helpers import parse_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "a" * 40
@@ -36,22 +37,6 @@ class ActionRun:
     outputs: dict[str, str]
     summary: str
     workspace: Path
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """Parse $GITHUB_OUTPUT written with the `name<<DELIMITER` syntax."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        name, _, delimiter = line.partition("<<")
-        assert delimiter, f"not the delimiter syntax: {line!r}"
-        value = []
-        for inner in lines:
-            if inner == delimiter:
-                break
-            value.append(inner)
-        outputs[name] = "\n".join(value)
-    return outputs
 
 
 def pull_request_event(number: int = PR, labels: tuple[str, ...] = ()) -> dict[str, Any]:
