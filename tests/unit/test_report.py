@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from golden_helpers import check_golden
 
 from mlaction.config import parse_config
 from mlaction.errors import ConfigError
@@ -23,7 +24,6 @@ from mlaction.report import (
 )
 from mlaction.runs import Run, Selection
 
-GOLDEN = Path(__file__).parent.parent / "golden"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 CONFIG = """
 tracker: {experiment: iris}
@@ -73,14 +73,6 @@ def report_for(candidate: Run, baseline: Run | None, extra: str = "", history: i
         "history_branch": "main",
     }
     return build_report(verdict, meta)
-
-
-def check_golden(name: str, text: str, regen: bool) -> None:
-    path = GOLDEN / name
-    if regen:
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"golden file {path} missing: run pytest --regen-golden and review it"
-    assert text == path.read_text(encoding="utf-8")
 
 
 BASE = make_run("base", "b" * 40, accuracy=0.93, f1=0.91, val_loss=0.25)

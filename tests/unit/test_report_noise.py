@@ -11,12 +11,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from golden_helpers import check_golden
+
 from mlaction.config import parse_config
 from mlaction.gate import evaluate
 from mlaction.report import build_report, render_markdown
 from mlaction.runs import Run, Selection
 
-GOLDEN = Path(__file__).parent.parent / "golden"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 CAND_SHA = "c" * 40
 BASE_SHA = "b" * 40
@@ -58,14 +59,6 @@ def make_run(run_id: str, commit: str, branch: str = "main", **metrics: float) -
         branch=branch,
         metrics=metrics,
     )
-
-
-def check_golden(name: str, text: str, regen: bool) -> None:
-    path = GOLDEN / name
-    if regen:
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"golden file {path} missing: run pytest --regen-golden and review it"
-    assert text == path.read_text(encoding="utf-8")
 
 
 def report_for(config: str, selection: Selection) -> dict[str, Any]:
