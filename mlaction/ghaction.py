@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -35,6 +36,7 @@ from mlaction.report import dump_report, load_report, render_markdown, render_te
 from mlaction.select import GitContext
 from mlaction.trackers.base import Tracker
 
+SECRET_VARIABLES = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "WANDB_API_KEY")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -49,8 +51,9 @@ def run_action(
     """The Docker action: inputs from INPUT_*, context from GITHUB_*; returns the exit code."""
     out = stream or sys.stdout
     token = read_input(env, "github-token") or env.get("GITHUB_TOKEN") or ""
-    if token:
-        mask(token, out)
+    for secret in (token, *(env.get(name, "") for name in SECRET_VARIABLES)):
+        if secret:
+            mask(secret, out)
     dest = Destination(
         output_path=env.get("GITHUB_OUTPUT"), summary_path=env.get("GITHUB_STEP_SUMMARY")
     )
@@ -93,7 +96,10 @@ def run_action(
     dump_report(report, report_path)
     write_step_outputs(dest, outputs_for(report, relative_to(report_path, workspace)))
     write_summary(dest, render_markdown(report, template="summary.md.j2", summary=True))
-    print(render_terminal(report), file=out)
+    # Tracker text (run names, messages) is printed between stop-commands markers, so a run
+    # named `::set-env ...` is shown, never obeyed by the runner.
+    pause = uuid.uuid4().hex
+    print(f"::stop-commands::{pause}\n{render_terminal(report)}\n::{pause}::", file=out)
     annotate(report, out)
     _announce_promotion(report, out)
     comment_mode: CommentMode = mode or loaded.gate.comment.mode

@@ -355,3 +355,21 @@ def test_bad_inputs_are_usage_errors(
     assert result.code == 2
     assert message in result.stdout
     assert result.outputs["verdict"] == "error"
+
+
+def test_tracker_text_cannot_issue_workflow_commands(
+    tmp_path: Path, github_server: FakeGitHub, runs: RunLogger
+) -> None:
+    runs.log(HEAD, metrics={"accuracy": 0.95}, name="::set-output name=passed::false")
+
+    result = run_entrypoint(tmp_path, github_server, runs)
+
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("::stop-commands::"))
+    pause = lines[start].removeprefix("::stop-commands::")
+    end = lines.index(f"::{pause}::")
+    table = "\n".join(lines[start + 1 : end])
+    assert table.startswith("ml-gate: PASS (passed)")
+    assert "::set-output name=passed::false" in table  # shown, inside the paused region
+    assert len(pause) == 32
+    assert result.outputs["passed"] == "true"
