@@ -19,6 +19,7 @@ from fakes.github_server import (
     WORKFLOW_TOKEN,
     FakeGitHub,
 )
+from fakes.wandb_server import FAKE_WANDB_KEY, FakeWandbServer
 from mlflow_helpers import RunLogger
 from runner_helpers import parse_outputs
 
@@ -88,6 +89,7 @@ def run_entrypoint(
     token: str = WORKFLOW_TOKEN,
     tracking_uri: str | None = None,
     sha: str = MERGE,
+    extra_env: dict[str, str] | None = None,
 ) -> ActionRun:
     github.pulls.add(PR)
     workspace = tmp_path / "workspace"
@@ -123,6 +125,7 @@ def run_entrypoint(
         "MLFLOW_TRACKING_URI": tracking_uri or runs.uri,
     }
     env.update({f"INPUT_{k.upper()}": v for k, v in (inputs or {}).items()})
+    env.update(extra_env or {})
     done = subprocess.run(
         [sys.executable, str(ROOT / "entrypoint.py")],
         env=env,
@@ -373,3 +376,48 @@ def test_tracker_text_cannot_issue_workflow_commands(
     assert "::set-output name=passed::false" in table  # shown, inside the paused region
     assert len(pause) == 32
     assert result.outputs["passed"] == "true"
+
+
+def test_wandb_gate_through_the_entrypoint(
+    tmp_path: Path, github_server: FakeGitHub, runs: RunLogger, wandb_server: FakeWandbServer
+) -> None:
+    wandb_server.add_project("acme", "iris")
+    wandb_server.add_run(
+        "acme",
+        "iris",
+        id="base1",
+        commit="1" * 40,
+        config={"git_branch": "main"},
+        summary={"accuracy": 0.95},
+    )
+    wandb_server.add_run(
+        "acme",
+        "iris",
+        id="cand1",
+        commit=HEAD,
+        config={"git_branch": "feature"},
+        summary={"accuracy": 0.90},
+    )
+    config = (
+        "tracker: {type: wandb, experiment: acme/iris, timeout: 20s}\n"
+        "baseline: {select: best, branch: main}\n"
+        "metrics:\n  accuracy: {min: 0.8, max_regression: 0.02}\n"
+    )
+
+    result = run_entrypoint(
+        tmp_path,
+        github_server,
+        runs,
+        config=config,
+        extra_env={"WANDB_BASE_URL": wandb_server.url, "WANDB_API_KEY": FAKE_WANDB_KEY},
+    )
+
+    assert result.code == 1, result.stdout
+    assert result.outputs["candidate-run-id"] == "cand1"
+    assert result.outputs["baseline-run-id"] == "base1"
+    assert json.loads(result.outputs["failed-checks"]) == ["accuracy.max_regression"]
+    assert f"::add-mask::{FAKE_WANDB_KEY}" in result.stdout.splitlines()
+    assert FAKE_WANDB_KEY not in "\n".join(
+        line for line in result.stdout.splitlines() if not line.startswith("::add-mask::")
+    )
+    assert len(ours(github_server)) == 1
