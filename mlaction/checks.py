@@ -26,6 +26,7 @@ class CheckResult:
     baseline_value: float | None = None
     rule: str = ""
     violated: bool = False  # the rule was broken (a fail, or a warn under on_failure: warn)
+    unit: str | None = None  # "seconds" for durations and ages
 
 
 def judged(name: str, ok: bool, message: str, **fields: object) -> CheckResult:

@@ -269,6 +269,9 @@ def metric_row(
         new_best = all(sign * value > sign * t for t in trend)
     robust = robust or Robust(None)
     rules = describe_rule(rule, robust.rule_text)
+    candidate_text = robust.candidate_text
+    if candidate_text is None and value is not None and not math.isfinite(value):
+        candidate_text = fmt(value)  # "NaN" / "∞": the JSON report has null there
     return MetricRow(
         name,
         rule.goal,
@@ -281,7 +284,7 @@ def metric_row(
         trend,
         new_best,
         rank,
-        robust.candidate_text,
+        candidate_text,
         robust.baseline_text,
     )
 

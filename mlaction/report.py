@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from mlaction import __version__
 from mlaction.errors import ConfigError
-from mlaction.gate import Verdict, fmt
+from mlaction.gate import Verdict, fmt, fmt_duration
 from mlaction.runs import Run
 
 COMMENT_LIMIT = 65_536
@@ -66,6 +66,7 @@ def build_report(verdict: Verdict, meta: Mapping[str, Any]) -> dict[str, Any]:
                 "message": c.message,
                 "rule": c.rule,
                 "violated": c.violated,
+                "unit": c.unit,
             }
             for c in verdict.checks
         ],
@@ -207,9 +208,11 @@ def _finalize(value: object) -> object:
 # --- presentation helpers (template filters) -------------------------------------------------
 
 
-def num(value: object) -> Markup:
+def num(value: object, unit: object = None) -> Markup:
     if value is None:
         return Markup("—")
+    if unit == "seconds" and isinstance(value, int | float) and math.isfinite(value):
+        return Markup(fmt_duration(float(value)))
     return Markup(md_escape(fmt(float(value)) if isinstance(value, int | float) else value))
 
 
@@ -387,8 +390,8 @@ def render_terminal(report: Mapping[str, Any]) -> str:
             (
                 c["status"].upper(),
                 clean(c["name"]),
-                _cell(c.get("observed")),
-                _cell(c.get("threshold")),
+                _cell(c.get("observed"), c.get("unit")),
+                _cell(c.get("threshold"), c.get("unit")),
                 _cell(c.get("baseline_value")),
                 clean(c.get("message")),
             )
@@ -400,7 +403,9 @@ def render_terminal(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, unit: object = None) -> str:
+    if unit == "seconds" and isinstance(value, int | float) and math.isfinite(value):
+        return fmt_duration(float(value))
     if isinstance(value, float):
         return fmt(value)
     return "—" if value is None else _CONTROL.sub("?", str(value))[:40]

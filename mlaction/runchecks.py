@@ -51,23 +51,44 @@ def _duration(run: Run, limit: float) -> CheckResult:
     duration = run.duration
     if duration is None:
         return CheckResult(
-            "run.max_duration", "skip", "the run has no end time yet", threshold=limit, rule=rule
+            "run.max_duration",
+            "skip",
+            "the run has no end time yet",
+            threshold=limit,
+            rule=rule,
+            unit="seconds",
         )
     seconds = duration.total_seconds()
     ok = seconds <= limit
     message = f"ran for {fmt_duration(seconds)}, limit {fmt_duration(limit)}"
-    return judged("run.max_duration", ok, message, observed=seconds, threshold=limit, rule=rule)
+    return judged(
+        "run.max_duration",
+        ok,
+        message,
+        observed=seconds,
+        threshold=limit,
+        rule=rule,
+        unit="seconds",
+    )
 
 
 def _age(run: Run, limit: float, now: datetime) -> CheckResult:
     rule = f"≤ {fmt_duration(limit)} old"
     moment = run.end or run.start
     if moment is None:
-        return fail("run.max_age", "the run has no start or end time", threshold=limit, rule=rule)
+        return fail(
+            "run.max_age",
+            "the run has no start or end time",
+            threshold=limit,
+            rule=rule,
+            unit="seconds",
+        )
     seconds = max(0.0, (now - moment).total_seconds())
     ok = seconds <= limit
     message = f"finished {fmt_duration(seconds)} ago, limit {fmt_duration(limit)}"
-    return judged("run.max_age", ok, message, observed=seconds, threshold=limit, rule=rule)
+    return judged(
+        "run.max_age", ok, message, observed=seconds, threshold=limit, rule=rule, unit="seconds"
+    )
 
 
 # --- registry checks -----------------------------------------------------------------------
