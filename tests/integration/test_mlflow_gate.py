@@ -141,8 +141,10 @@ def test_missing_and_nan_metrics_fail_and_say_which(
     assert by_name["f1.min"]["status"] == "fail"
     assert "`f1` is missing from the candidate run" in str(by_name["f1.min"]["message"])
     text = report_path.read_text()
-    assert "NaN" not in text.replace("is NaN", "")  # strict JSON: NaN written as null
-    data = json.loads(text)
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} in the JSON report")
+
+    data = json.loads(text, parse_constant=no_constants)  # strict JSON: NaN written as null
     assert data["candidate"]["metrics"]["accuracy"] is None
     assert data["checks"][0]["observed"] is None
 
