@@ -141,6 +141,7 @@ def test_missing_and_nan_metrics_fail_and_say_which(
     assert by_name["f1.min"]["status"] == "fail"
     assert "`f1` is missing from the candidate run" in str(by_name["f1.min"]["message"])
     text = report_path.read_text()
+
     def no_constants(name: str) -> None:
         raise AssertionError(f"{name} in the JSON report")
 
