@@ -3,8 +3,10 @@
 Conventions read from runs:
 - commit: tag `mlflow.source.git.commit` (set by MLflow for git projects), else `git_commit`, else
   `commit`; `tracker.commit_tag` names another one.
-- branch: tag `mlflow.source.git.branch`, else `git_branch`, else `branch` when reading a run;
-  queries filter on `tracker.branch_tag` (default `mlflow.source.git.branch`).
+- branch: tag `mlflow.source.git.branch`, else `git_branch`, else `branch`; `tracker.branch_tag`
+  names another one.
+A query filters on MLflow's own tag first and tries the other spellings only when it finds
+nothing, so the common case is one query.
 """
 
 from __future__ import annotations
@@ -125,19 +127,28 @@ class MlflowTracker:
         return self._experiment_id
 
     def search(self, query: RunQuery) -> list[Run]:
+        # The commit and the branch are read from the first tag that has them: one query in
+        # the common case (MLflow's own tags); the other spellings only when it finds nothing.
+        commit_tags = self._tags(self.config.commit_tag, COMMIT_TAGS, bool(query.commits))
         if len(query.commits) > 1:
-            return self._search_commits(query)
-        tags = [self.config.commit_tag] if self.config.commit_tag else list(COMMIT_TAGS)
-        if not query.commits:
-            return self._search(self._filter(query, None), query)
-        # The commit is read from the first tag that has it: one query in the common case.
-        for tag in tags:
-            runs = self._search(self._filter(query, tag), query)
-            if runs:
-                return runs
+            commit_tags = [None]  # _search_commits matches them on the runs it reads
+        for branch_tag in self._tags(self.config.branch_tag, BRANCH_TAGS, bool(query.branch)):
+            for commit_tag in commit_tags:
+                if len(query.commits) > 1:
+                    runs = self._search_commits(query, branch_tag)
+                else:
+                    runs = self._search(self._filter(query, commit_tag, branch_tag), query)
+                if runs:
+                    return runs
         return []
 
-    def _search_commits(self, query: RunQuery) -> list[Run]:
+    @staticmethod
+    def _tags(chosen: str | None, defaults: Sequence[str], used: bool) -> list[str | None]:
+        if not used:
+            return [None]
+        return [chosen] if chosen else list(defaults)
+
+    def _search_commits(self, query: RunQuery, branch_tag: str | None) -> list[Run]:
         # MLflow filters have no OR / IN for tags: one query for the newest runs that carry a
         # commit (on the branch when given), matched against the wanted commits here.
         tag = self.config.commit_tag or COMMIT_TAGS[0]
@@ -147,17 +158,16 @@ class MlflowTracker:
             finished_only=query.finished_only,
             extra_filter=query.extra_filter,
         )
-        clause = [*self._filter(base, None), f"tags.{quote_key(tag)} IS NOT NULL"]
+        clause = [*self._filter(base, None, branch_tag), f"tags.{quote_key(tag)} IS NOT NULL"]
         wanted = set(query.commits)
         runs = [r for r in self._search(clause, base) if r.commit in wanted]
         return runs[: query.limit] if query.order_by is None else runs
 
-    def _filter(self, query: RunQuery, commit_tag: str | None) -> list[str]:
+    def _filter(self, query: RunQuery, commit_tag: str | None, branch_tag: str | None) -> list[str]:
         clauses: list[str] = []
         if commit_tag and query.commits:
             clauses.append(f"tags.{quote_key(commit_tag)} = {quote_value(query.commits[0])}")
-        if query.branch:
-            branch_tag = self.config.branch_tag or BRANCH_TAGS[0]
+        if query.branch and branch_tag:
             clauses.append(f"tags.{quote_key(branch_tag)} = {quote_value(query.branch)}")
         if query.finished_only:
             clauses.append("attributes.status = 'FINISHED'")

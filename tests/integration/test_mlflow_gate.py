@@ -333,3 +333,20 @@ def test_history_feeds_the_trend(runs: RunLogger, write_config: ConfigWriter) ->
     assert row["trend"] == pytest.approx([0.91, 0.92, 0.93])  # oldest first, last 3
     assert outcome.report["history_runs"] == 3
     assert "▁▄▇→█" in (outcome.markdown or "")
+
+
+def test_branch_from_a_plain_git_branch_tag(runs: RunLogger, write_config: ConfigWriter) -> None:
+    best = runs.log("1" * 40, branch=None, tags={"git_branch": "main"}, metrics={"accuracy": 0.9})
+    runs.log("2" * 40, branch=None, tags={"git_branch": "dev"}, metrics={"accuracy": 0.99})
+    runs.log(CAND, branch=None, tags={"git_branch": "feature"}, metrics={"accuracy": 0.89})
+
+    outcome = gate(
+        runs,
+        write_config,
+        "baseline: {branch: main}\nmetrics:\n  accuracy: {max_regression: 0.02}\n",
+    )
+
+    assert outcome.report is not None, outcome.error
+    assert outcome.report["baseline"]["id"] == best
+    assert outcome.report["baseline"]["branch"] == "main"
+    assert outcome.exit_code == 0
