@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     comment.add_argument("--pr", type=int, required=True, metavar="N", help="pull request number")
     comment.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
     comment.add_argument(
+        "--author", help="login the comment is posted as (a GitHub App: `<slug>[bot]`)"
+    )
+    comment.add_argument(
         "--mode",
         choices=["always", "on_failure", "never"],
         default="always",
@@ -229,7 +232,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
     report = load_report(args.report)
     if not report.get("marker"):
         raise UsageError(f"report {args.report} has no comment marker.")
-    client = GitHubClient(token, api_url=ctx.api_url, repository=repository)
+    client = GitHubClient(token, api_url=ctx.api_url, repository=repository, login=args.author)
     create = should_create(args.mode, str(report["verdict"]))
     result = client.upsert_comment(
         args.pr, str(report["marker"]), render_markdown(report), create=create

@@ -65,6 +65,11 @@ def run_action(
         pr = _pr_number(pr_input) if pr_input else ctx.pr_number
         dest = Destination(dest.output_path, dest.summary_path, pr, dry_run)
         workspace = Path(ctx.workspace or env.get("GITHUB_WORKSPACE") or ".")
+        author = read_input(env, "comment-author")
+        if client is None and token and ctx.repository:
+            client = GitHubClient(
+                token, api_url=ctx.api_url, repository=ctx.repository, login=author
+            )
         report_input = read_input(env, "report")
         if report_input:
             return _post_saved_report(workspace / report_input, dest, token, ctx, client, mode, out)

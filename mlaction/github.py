@@ -94,6 +94,7 @@ class GitHubClient:
         max_total_wait: float = 60.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        login: str | None = None,
     ) -> None:
         if not token:
             raise GitHubAPIError(
@@ -114,7 +115,7 @@ class GitHubClient:
         self.max_total_wait = max_total_wait
         self._sleep = sleep
         self._token = token
-        self._login: str | None = None
+        self._login: str | None = login or None  # given: a GitHub App's `<slug>[bot]`
         self._session = session or requests.Session()
         self._session.headers.update(
             {

@@ -421,3 +421,20 @@ def test_wandb_gate_through_the_entrypoint(
         line for line in result.stdout.splitlines() if not line.startswith("::add-mask::")
     )
     assert len(ours(github_server)) == 1
+
+
+def test_github_app_token_keeps_one_comment_with_comment_author(
+    tmp_path: Path, github_server: FakeGitHub, runs: RunLogger
+) -> None:
+    app_token = "ghs_AppInstallationToken0123456789abcdef"
+    github_server.add_token(app_token, "ml-gate-app[bot]", can_call_user=False)
+    runs.log(HEAD, metrics={"accuracy": 0.95})
+    inputs = {"comment-author": "ml-gate-app[bot]"}
+
+    for _ in range(3):
+        result = run_entrypoint(tmp_path, github_server, runs, token=app_token, inputs=inputs)
+        assert result.code == 0, result.stdout
+
+    mine = [c for c in github_server.comments(PR) if c["user"]["login"] == "ml-gate-app[bot]"]
+    assert len(mine) == 1
+    assert len(github_server.requests_to("create_comment")) == 1
