@@ -209,6 +209,27 @@ class GitHubClient:
             what=f"create a comment on pull request #{pr}",
         )
 
+    def _create_once(self, pr: int, marker: str, body: str, me: str) -> dict[str, Any]:
+        """Create the comment without ever posting it twice: a POST that failed with a 5xx or
+        a lost connection may have landed, so look for it before posting again."""
+        what = f"create a comment on pull request #{pr}"
+        path = f"/repos/{self.repository}/issues/{pr}/comments"
+        try:
+            return self._json("POST", path, json={"body": body}, what=what, retries=0)
+        except GitHubAPIError as exc:
+            if exc.status is not None and exc.status < 500:
+                raise
+        self._sleep(_backoff(0))
+        landed = [
+            c
+            for c in self.list_issue_comments(pr)
+            if marker in str(c.get("body") or "")
+            and str((c.get("user") or {}).get("login", "")).lower() == me
+        ]
+        if landed:
+            return max(landed, key=lambda c: int(c["id"]))
+        return self._json("POST", path, json={"body": body}, what=what)
+
     def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
         return self._json(
             "PATCH",
@@ -246,13 +267,18 @@ class GitHubClient:
             return CommentResult("updated", updated.get("html_url"), int(updated["id"]))
         if not create:
             return CommentResult("skipped", None, None)
-        created = self.create_comment(pr, body)
+        created = self._create_once(pr, marker, body, me)
         return CommentResult("created", created.get("html_url"), int(created["id"]))
 
     # -- transport ------------------------------------------------------------------------------
 
-    def _json(self, method: str, path: str, *, what: str, json: Any = None) -> dict[str, Any]:
-        data = _decode(self._request(method, f"{self.api_url}{path}", json=json, what=what), what)
+    def _json(
+        self, method: str, path: str, *, what: str, json: Any = None, retries: int | None = None
+    ) -> dict[str, Any]:
+        response = self._request(
+            method, f"{self.api_url}{path}", json=json, what=what, retries=retries
+        )
+        data = _decode(response, what)
         if not isinstance(data, dict):
             raise GitHubAPIError(f"Could not {what}: GitHub answered {type(data).__name__}.")
         return data
@@ -265,14 +291,16 @@ class GitHubClient:
         what: str,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        retries: int | None = None,
     ) -> requests.Response:
         waited = 0.0
         attempt = 0
+        limit = self.max_retries if retries is None else retries
         while True:
             try:
                 return self._attempt(method, url, what=what, params=params, json=json, n=attempt)
             except _Retry as retry:
-                if attempt >= self.max_retries:
+                if attempt >= limit:
                     raise self._gave_up(what, retry, waited, over_budget=False) from None
                 if waited + retry.wait > self.max_total_wait:
                     raise self._gave_up(what, retry, waited, over_budget=True) from None

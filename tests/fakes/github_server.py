@@ -73,6 +73,7 @@ class _Failure:
     headers: dict[str, str] = field(default_factory=dict)
     message: str = ""
     disconnect: bool = False
+    after: bool = False  # handle the request, then answer with the failure (a lost response)
 
 
 class FakeGitHub:
@@ -166,6 +167,11 @@ class FakeGitHub:
         default = {403: NOT_ACCESSIBLE, 404: "Not Found", 429: "Too Many Requests"}
         failure = _Failure(status, headers or {}, message or default.get(status, "Server Error"))
         self._queue(route, failure, count)
+
+    def lose_response_next(self, route: str, status: int = 502) -> None:
+        """Carry out the next request to `route`, then answer `status` (GitHub timed out
+        after doing the work)."""
+        self._queue(route, _Failure(status, {}, "Server Error", after=True), 1)
 
     def rate_limit_next(self, route: str, *, retry_after: int, count: int = 1) -> None:
         """429 with a Retry-After header."""
@@ -370,6 +376,8 @@ def _make_handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             if failure and failure.disconnect:
                 self.close_connection = True
                 return
+            if failure and failure.after:
+                fake.handle(self.command, self.path, body, identity)
             if failure:
                 reply = _Reply(failure.status, {"message": failure.message}, failure.headers)
             else:

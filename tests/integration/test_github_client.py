@@ -299,6 +299,18 @@ def test_502_then_success_is_retried(
     assert waits == [1.0]
 
 
+def test_a_lost_response_to_the_create_is_not_posted_twice(
+    github_server: FakeGitHub, make_client: MakeClient, waits: list[float]
+) -> None:
+    # GitHub created the comment but the answer was a 502: posting again would duplicate it.
+    github_server.lose_response_next("create_comment", 502)
+    result = make_client().upsert_comment(PR, MARKER, "report")
+    assert len(github_server.comments(PR)) == 1
+    assert len(github_server.requests_to("create_comment")) == 1
+    assert result.id == github_server.comments(PR)[0]["id"]
+    assert waits == [1.0]
+
+
 def test_connection_errors_are_retried_with_exponential_backoff(
     github_server: FakeGitHub, make_client: MakeClient, waits: list[float]
 ) -> None:
