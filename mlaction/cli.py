@@ -231,7 +231,11 @@ def cmd_comment(args: argparse.Namespace) -> int:
     token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or ""
     report = load_report(args.report)
     if not report.get("marker"):
-        raise UsageError(f"report {args.report} has no comment marker.")
+        raise UsageError(
+            f"report {args.report} has no comment marker (`marker` field).",
+            hint="Pass the JSON report written by `ml-gate check --json PATH` or by the "
+            "action (its `report` output); the marker identifies the comment to update.",
+        )
     client = GitHubClient(token, api_url=ctx.api_url, repository=repository, login=args.author)
     create = should_create(args.mode, str(report["verdict"]))
     result = client.upsert_comment(

@@ -6,7 +6,6 @@ comment is posted, so GitHub refusing the comment never hides the verdict.
 
 from __future__ import annotations
 
-import json
 import sys
 import uuid
 from collections.abc import Callable, Mapping
@@ -89,7 +88,7 @@ def run_action(
             dry_run=dry_run,
             promote=True,
             labels=ctx.labels if pr is not None else (),
-            label_author=_label_author(env, token, ctx, client, pr),
+            label_author=_label_author(token, ctx, client, pr),
         )
         loaded, report, markdown = evaluate_gate(settings, tracker)
     except MlGateError as exc:
@@ -129,20 +128,13 @@ def _announce_promotion(report: Mapping[str, Any], out: IO[str]) -> None:
 
 
 def _label_author(
-    env: Mapping[str, str],
-    token: str,
-    ctx: GitHubContext,
-    client: GitHubClient | None,
-    pr: int | None,
+    token: str, ctx: GitHubContext, client: GitHubClient | None, pr: int | None
 ) -> Callable[[str], str | None]:
     """Who added a label: the `labeled` event's sender, else the PR's issue events."""
 
     def author(label: str) -> str | None:
-        payload = read_event(env)
-        if payload.get("action") == "labeled" and (payload.get("label") or {}).get("name") == label:
-            sender = (payload.get("sender") or {}).get("login")
-            if sender:
-                return str(sender)
+        if ctx.labeled and ctx.labeled[0] == label and ctx.labeled[1]:
+            return ctx.labeled[1]
         if pr is None:
             return None
         try:
@@ -164,17 +156,6 @@ def _ancestors(
         return (client or _client(token, ctx)).ancestors(sha, count)
 
     return first_of([git_ancestors(workspace), from_api])
-
-
-def read_event(env: Mapping[str, str]) -> dict[str, Any]:
-    path = env.get("GITHUB_EVENT_PATH")
-    if not path:
-        return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _comment(
@@ -230,7 +211,11 @@ def _post_saved_report(
             hint="Pass the PR number with the `pr-number` input (docs/fork-prs.md).",
         )
     if not report.get("marker"):
-        raise UsageError(f"report {path} has no comment marker; produce it with ml-gate ≥ 0.1.")
+        raise UsageError(
+            f"report {path} has no comment marker (`marker` field).",
+            hint="Pass the JSON report written by `ml-gate check --json PATH` or by the "
+            "action (its `report` output); the marker identifies the comment to update.",
+        )
     client = client or _client(token, ctx)
     create = should_create(mode or "always", str(report["verdict"]))
     result = post_comment(client, dest.pr_number, str(report["marker"]), markdown, create=create)

@@ -42,6 +42,8 @@ class GitHubContext:
     workspace: str | None = None
     run_url: str | None = None
     is_fork: bool = False
+    # A `labeled` event: (the label added, the login of whoever added it)
+    labeled: tuple[str, str | None] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GitHubContext:
@@ -63,6 +65,7 @@ class GitHubContext:
             "run_url": f"{server_url}/{repository}/actions/runs/{run_id}"
             if repository and run_id
             else None,
+            "labeled": _labeled(payload),
         }
         if isinstance(payload.get("pull_request"), dict) or event_name in _PR_EVENTS:
             specific = _pull_request_fields(env, payload)
@@ -73,6 +76,13 @@ class GitHubContext:
         else:  # workflow_dispatch, schedule, release, issue_comment, ...
             specific = _default_fields(env, payload)
         return cls(**common, **specific)
+
+
+def _labeled(payload: dict[str, Any]) -> tuple[str, str | None] | None:
+    name = _str(_dig(payload, "label", "name"))
+    if payload.get("action") != "labeled" or not name:
+        return None
+    return name, _str(_dig(payload, "sender", "login"))
 
 
 def _pull_request_fields(env: Mapping[str, str], payload: dict[str, Any]) -> dict[str, Any]:

@@ -377,3 +377,23 @@ def test_context_unreadable_event_payload_is_a_clear_error(tmp_path: Path) -> No
     array.write_text("[]")
     with pytest.raises(GitHubError, match="not a JSON object"):
         GitHubContext.from_env({"GITHUB_EVENT_PATH": str(array)})
+
+
+def test_labeled_event_says_which_label_and_who(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "action": "labeled",
+                "label": {"name": "ml-gate: accept-regression"},
+                "sender": {"login": "reviewer"},
+                "pull_request": {"number": 4, "labels": []},
+            }
+        )
+    )
+    ctx = GitHubContext.from_env(
+        {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event)}
+    )
+    assert ctx.labeled == ("ml-gate: accept-regression", "reviewer")
+    event.write_text(json.dumps({"action": "synchronize", "label": {"name": "x"}}))
+    assert GitHubContext.from_env({"GITHUB_EVENT_PATH": str(event)}).labeled is None
