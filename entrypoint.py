@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from mlaction.ghaction import run_action
+from mlaction.action import run_action
 
 if __name__ == "__main__":
     sys.exit(run_action(os.environ))

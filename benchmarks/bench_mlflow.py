@@ -127,8 +127,8 @@ def analyze(db: Path) -> None:
 
 
 def gate_in_process(config: Path, commit: str = CANDIDATE) -> Callable[[], object]:
-    from mlaction.action import Settings, evaluate_gate
-    from mlaction.select import GitContext
+    from mlaction.engine import Settings, evaluate_gate
+    from mlaction.gitcontext import GitContext
 
     settings = Settings(config_path=config, git=GitContext(commit=commit), env={})
     expected = {CANDIDATE: 0.915, NEW_BEST: 0.99}[commit]
@@ -227,7 +227,7 @@ def startup(repeat: int) -> dict[str, float | bool]:
     )
     probe = (
         "import sys, mlaction, mlaction.cli, mlaction.config, mlaction.gate, "
-        "mlaction.report, mlaction.action; "
+        "mlaction.report.markdown, mlaction.engine; "
         "print(sorted(m for m in ('mlflow', 'wandb', 'numpy') if m in sys.modules))"
     )
     loaded = subprocess.run(
@@ -237,7 +237,7 @@ def startup(repeat: int) -> dict[str, float | bool]:
     return {
         "ml-gate --help (s)": help_time,
         "import mlaction.cli (s)": import_seconds("mlaction.cli"),
-        "import mlaction.action (s)": import_seconds("mlaction.action"),
+        "import mlaction.engine (s)": import_seconds("mlaction.engine"),
         "import mlflow.tracking (s)": import_seconds("mlflow.tracking"),
         "SDKs imported by the core": loaded,  # type: ignore[dict-item]
     }

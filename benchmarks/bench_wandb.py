@@ -66,8 +66,8 @@ def main() -> None:
     for module in ("mlaction.cli", "wandb", "mlaction.trackers.wandb"):
         print(f"  import {module:28} {import_seconds(module):.3f} s")
 
-    from mlaction.action import Settings, evaluate_gate
-    from mlaction.select import GitContext
+    from mlaction.engine import Settings, evaluate_gate
+    from mlaction.gitcontext import GitContext
 
     results: dict[int, dict[str, float]] = {}
     with FakeWandbServer() as server, tempfile.TemporaryDirectory() as tmp:

@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mlaction.stats import noise_band, noise_regression, replicate_regression
+from mlaction.gate.stats import noise_band, noise_regression, replicate_regression
 
 Array = npt.NDArray[np.float64]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -127,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except MlGateError as exc:
-        from mlaction.action import report_error
+        from mlaction.engine import report_error
 
         report_error(exc, getattr(args, "debug", False))
         return exc.exit_code
@@ -143,8 +142,8 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mlaction.action import Settings, run
-    from mlaction.select import GitContext
+    from mlaction.engine import Settings, run
+    from mlaction.gitcontext import GitContext
 
     env = dict(os.environ)
     commit, base, base_branch, branch = discover_commits(env)
@@ -174,13 +173,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _ancestors(env: Mapping[str, str]) -> Callable[[str, int], list[str]]:
     """git's history, else the GitHub API when GITHUB_TOKEN and GITHUB_REPOSITORY are set."""
-    from mlaction.ancestry import first_of, git_ancestors
+    from mlaction.gitcontext import first_of, git_ancestors
 
     def from_api(sha: str, count: int) -> list[str]:
         token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
         if not token or not repository:
             return []
-        from mlaction.github import GitHubClient
+        from mlaction.github.client import GitHubClient
 
         api = env.get("GITHUB_API_URL") or "https://api.github.com"
         return GitHubClient(token, api_url=api, repository=repository).ancestors(sha, count)
@@ -206,7 +205,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from mlaction.report import load_report, render_markdown
+    from mlaction.report.markdown import render_markdown
+    from mlaction.report.model import load_report
 
     report = load_report(args.report)
     text = render_markdown(report, user_template=args.template)
@@ -219,9 +219,11 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_comment(args: argparse.Namespace) -> int:
     """Post a saved report. Its purpose is posting: failing to post is exit 2."""
-    from mlaction.github import GitHubClient, GitHubContext
-    from mlaction.publish import should_create
-    from mlaction.report import load_report, render_markdown
+    from mlaction.github.client import GitHubClient
+    from mlaction.github.publish import should_create
+    from mlaction.github.runner import GitHubContext
+    from mlaction.report.markdown import render_markdown
+    from mlaction.report.model import load_report
 
     env = os.environ
     ctx = GitHubContext.from_env(env)
@@ -260,27 +262,13 @@ def discover_commits(
 ) -> tuple[str | None, str | None, str | None, str | None]:
     """(commit, base commit, base branch, branch): the PR head sha of the GitHub event when
     there is one, else $GITHUB_SHA, else the working directory's git HEAD."""
-    from mlaction.github import GitHubContext
+    from mlaction.gitcontext import git_branch, git_head
+    from mlaction.github.runner import GitHubContext
 
     ctx = GitHubContext.from_env(env)
     if ctx.sha:
         return ctx.sha, ctx.base_sha, ctx.base_ref, ctx.head_ref
-    return git_head(), None, None, _git(["rev-parse", "--abbrev-ref", "HEAD"])
-
-
-def git_head(cwd: str | None = None) -> str | None:
-    return _git(["rev-parse", "HEAD"], cwd)
-
-
-def _git(args: list[str], cwd: str | None = None) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    out = done.stdout.strip()
-    return out if done.returncode == 0 and out and out != "HEAD" else None
+    return git_head(), None, None, git_branch()
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ class Run:
         return None if value is None else float(value)
 
 
-def is_number(value: float | None) -> bool:
+def finite(value: float | None) -> bool:
+    """A number that can be compared: not None, not NaN, not infinite."""
     return value is not None and math.isfinite(value)
 
 

@@ -45,7 +45,7 @@ from mlaction.errors import (
     RunNotFoundError,
     TrackerError,
 )
-from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, Run, is_number
+from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, Run, finite
 from mlaction.trackers.base import ModelVersionRef, RunQuery
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
@@ -235,7 +235,7 @@ class WandbTracker:
         order = f"{'-' if goal == 'maximize' else '+'}summary_metrics.{name}"
         # A few runs, not one: a diverged run ("NaN") can sort first; the best is the first number.
         doing = f"finding the best run of sweep `{sweep_id}`"
-        runs = [r for r in self._runs(filters, order, 10, doing) if is_number(r.metric(name))]
+        runs = [r for r in self._runs(filters, order, 10, doing) if finite(r.metric(name))]
         if not runs:
             raise TrackerError(
                 f"W&B sweep `{sweep_id}` has no finished run with `{name}`.",

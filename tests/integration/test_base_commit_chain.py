@@ -13,11 +13,10 @@ from fakes.github_server import WORKFLOW_TOKEN, FakeGitHub
 from mlflow_helpers import RunLogger
 from runner_helpers import parse_outputs, pull_request_event
 
-from mlaction.action import Settings, evaluate_gate
-from mlaction.ancestry import git_ancestors
+from mlaction.action import run_action
 from mlaction.config import load_config
-from mlaction.ghaction import run_action
-from mlaction.select import GitContext
+from mlaction.engine import Settings, evaluate_gate
+from mlaction.gitcontext import GitContext, git_ancestors
 from mlaction.trackers import build_tracker
 from mlaction.trackers.base import RunQuery
 

@@ -16,8 +16,8 @@ import pytest
 from backends import Backend, MlflowBackend, WandbBackend
 from fakes.wandb_server import FakeWandbServer
 
-from mlaction.action import Outcome, Settings, run
-from mlaction.select import GitContext
+from mlaction.engine import Outcome, Settings, run
+from mlaction.gitcontext import GitContext
 
 CAND = "c" * 40
 ConfigWriter = Callable[..., Path]

@@ -17,7 +17,7 @@ from fakes.github_server import (
 )
 
 from mlaction.errors import GitHubError
-from mlaction.github import CommentResult, GitHubClient
+from mlaction.github.client import CommentResult, GitHubClient
 
 PR = 1
 MARKER = "<!-- ml-gate:gate -->"

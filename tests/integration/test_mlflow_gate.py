@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from mlflow_helpers import RunLogger
 
-from mlaction.action import Outcome, Settings, run
-from mlaction.select import GitContext
+from mlaction.engine import Outcome, Settings, run
+from mlaction.gitcontext import GitContext
 
 CAND = "c" * 40
 BASE = "b" * 40

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from mlflow_helpers import RunLogger
 
-from mlaction.action import Outcome, Settings, run
 from mlaction.config import TrackerConfig
+from mlaction.engine import Outcome, Settings, run
+from mlaction.gitcontext import GitContext
 from mlaction.runs import ModelVersionRef, Run
-from mlaction.select import GitContext
 from mlaction.trackers import build_tracker
 from mlaction.trackers.base import RunQuery, Tracker
 

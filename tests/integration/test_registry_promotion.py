@@ -13,7 +13,7 @@ from fakes.github_server import BOT_LOGIN, WORKFLOW_TOKEN, FakeGitHub
 from mlflow_helpers import RunLogger
 from runner_helpers import parse_outputs, pull_request_event, push_event
 
-from mlaction.ghaction import run_action
+from mlaction.action import run_action
 
 HEAD = "a" * 40
 BASE = "b" * 40

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from mlaction.config import GateConfig, parse_config
-from mlaction.gate import Verdict, evaluate, fmt, fmt_duration
+from mlaction.gate.results import fmt, fmt_duration
+from mlaction.gate.verdict import Verdict, evaluate
+from mlaction.report.rows import metric_rows
 from mlaction.runs import Run, Selection
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -181,13 +183,14 @@ def test_failed_candidate_run_fails() -> None:
 
 def test_metric_rows_delta_trend_and_new_best() -> None:
     history = tuple(run(f"h{i}", acc=v) for i, v in enumerate([0.93, 0.92, 0.91]))  # newest first
+    cfg = config("  acc: {max_regression: 0.05}")
     verdict = judge(
-        config("  acc: {max_regression: 0.05}"),
+        cfg,
         run(acc=0.94),
         run("base", acc=0.93),
         history=history,
     )
-    row = verdict.metrics[0]
+    row = metric_rows(verdict)[0]
     assert row.delta == pytest.approx(0.01)
     assert row.delta_pct == pytest.approx(1.0 / 0.93)
     assert row.trend == (0.91, 0.92, 0.93)

@@ -17,11 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlaction.checks import CheckResult
 from mlaction.config import GateConfig, parse_config
-from mlaction.gate import Verdict, evaluate
+from mlaction.gate.results import CheckResult
+from mlaction.gate.stats import bootstrap_diff
+from mlaction.gate.verdict import Verdict, evaluate
+from mlaction.report.rows import metric_rows
 from mlaction.runs import Run, Selection
-from mlaction.stats import bootstrap_diff
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 CAND_SHA = "c" * 40
@@ -170,7 +171,7 @@ def test_too_few_replicates_notes_and_falls_back_to_single_runs(
     assert result.observed == 0.880
     assert result.baseline_value == 0.900
     assert result.rule == "≤ 0.01 worse than baseline"
-    row = verdict.metrics[0]
+    row = metric_rows(verdict)[0]
     assert (row.candidate_text, row.baseline_text) == (None, None)
 
 
@@ -185,7 +186,7 @@ def test_test_none_compares_means_without_significance() -> None:
     assert result.message == "mean 0.872 (n=5) vs 0.9 (n=5): 0.028 worse, allowed 0.01 (no test)"
     assert result.rule == "Δ(means) ≤ 0.01"
     assert "CI" not in result.message
-    assert verdict.metrics[0].rules == "Δ(means) ≤ 0.01"
+    assert metric_rows(verdict)[0].rules == "Δ(means) ≤ 0.01"
 
     # Within the tolerance on means: a pass, whatever the spread.
     close = [v - 0.02 for v in WIDE_BASE]  # the baseline shifted down: mean 0.880
@@ -240,7 +241,7 @@ def test_replicates_goal_minimize() -> None:
         "mean 0.200 ± 0.002 (n=5) vs 0.230 ± 0.002 (n=5): 0.030 better"
     )
     assert result.message.endswith("within the allowed 0.010")
-    assert better.metrics[0].rules == "Δ ≤ 0.01, bootstrap 95%, lower is better"
+    assert metric_rows(better)[0].rules == "Δ ≤ 0.01, bootstrap 95%, lower is better"
 
 
 def test_replicates_without_baseline_note_then_skip() -> None:
@@ -349,7 +350,7 @@ def test_short_history_notes_and_falls_back_to_max_regression(past: list[float])
     assert result.message == "`acc` = 89 vs baseline 90.5: 1.5 worse (allowed: 1)"
     assert result.status == "fail"
     assert result.baseline_value == 90.5
-    assert verdict.metrics[0].baseline_text is None
+    assert metric_rows(verdict)[0].baseline_text is None
 
 
 def test_short_history_without_max_regression_skips_with_the_note() -> None:
@@ -436,7 +437,7 @@ def test_row_texts_for_replicates() -> None:
     sel = selection(
         group("c", CAND_SHA, "acc", TIGHT_CAND), group("b", BASE_SHA, "acc", TIGHT_BASE)
     )
-    row = evaluate(config(REPLICATES), sel, NOW).metrics[0]
+    row = metric_rows(evaluate(config(REPLICATES), sel, NOW))[0]
     sd = statistics.stdev(TIGHT_CAND)  # 0.0015811...: two significant digits, 4 decimals
     assert row.candidate_text == f"0.8800 ± {sd:.4f} (n=5)"
     assert row.candidate_text == "0.8800 ± 0.0016 (n=5)"
@@ -448,7 +449,7 @@ def test_row_texts_for_replicates() -> None:
 
 
 def test_row_texts_for_the_noise_band() -> None:
-    row = evaluate(config(NOISE), noise_selection(89.7, BAND_VALUES), NOW).metrics[0]
+    row = metric_rows(evaluate(config(NOISE), noise_selection(89.7, BAND_VALUES), NOW))[0]
     assert row.candidate_text is None
     assert row.baseline_text == "90.0 ± 1.5 (n=20)"  # the band's center ± its width
     assert row.rules == "noise band ±1.539 (3σ, 20 runs)"
@@ -459,7 +460,7 @@ def test_delta_matches_the_group_means_shown() -> None:
     # val_loss-like groups: the first runs are equal (Δ 0 between single runs), the means are not.
     cand = group("c", CAND_SHA, "acc", [0.30, 0.31, 0.30, 0.31, 0.305])  # mean 0.305
     base = group("b", BASE_SHA, "acc", [0.30, 0.29, 0.31, 0.30, 0.30])  # mean 0.300
-    row = evaluate(config(REPLICATES), selection(cand, base), NOW).metrics[0]
+    row = metric_rows(evaluate(config(REPLICATES), selection(cand, base), NOW))[0]
     assert (row.candidate_text, row.baseline_text) == (
         "0.3050 ± 0.0050 (n=5)",
         "0.3000 ± 0.0071 (n=5)",
@@ -468,7 +469,9 @@ def test_delta_matches_the_group_means_shown() -> None:
 
 
 def test_delta_matches_the_band_center_shown() -> None:
-    row = evaluate(config(NOISE), noise_selection(89.7, BAND_VALUES, baseline=90.5), NOW).metrics[0]
+    row = metric_rows(
+        evaluate(config(NOISE), noise_selection(89.7, BAND_VALUES, baseline=90.5), NOW)
+    )[0]
     assert row.baseline_text == "90.0 ± 1.5 (n=20)"
     assert row.delta == pytest.approx(-0.3)  # from the 90.0 shown, not from the 90.5 run
 
@@ -486,7 +489,7 @@ def test_delta_matches_the_band_center_shown() -> None:
 )
 def test_rank_among_the_history(goal: str, value: float, rank: int) -> None:
     cfg = config(f"  acc: {{goal: {goal}, noise: {{window: 20, k: 3}}}}")
-    row = evaluate(cfg, noise_selection(value, BAND_VALUES), NOW).metrics[0]
+    row = metric_rows(evaluate(cfg, noise_selection(value, BAND_VALUES), NOW))[0]
     assert row.rank == rank
     assert row.new_best is (rank == 1)
 
@@ -499,7 +502,7 @@ def test_trend_uses_comment_history_while_band_uses_the_window() -> None:
     assert cfg.history_limit == 20
     verdict = evaluate(cfg, noise_selection(90.25, past), NOW)
 
-    row = verdict.metrics[0]
+    row = metric_rows(verdict)[0]
     assert row.trend == (90.0, 90.1, 90.2, 90.3, 90.4)  # the 5 newest, oldest first
     assert row.rank == 3  # among the 5 trend runs only: 90.4 and 90.3 are better
     result = check(verdict, "acc.noise")
@@ -571,7 +574,7 @@ def outcome(verdict: Verdict) -> tuple[object, ...]:
         repr(
             [
                 (m.status, m.rules, m.rank, m.candidate_text, m.baseline_text)
-                for m in verdict.metrics
+                for m in metric_rows(verdict)
             ]
         ),
     )

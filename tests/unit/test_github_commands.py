@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mlaction.errors import GitHubError
-from mlaction.github import (
+from mlaction.github.runner import (
     GitHubContext,
     annotation,
     append_summary,

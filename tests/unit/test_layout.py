@@ -5,18 +5,31 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-CORE = ["mlaction.config", "mlaction.runs", "mlaction.gate", "mlaction.stats", "mlaction.errors"]
+import mlaction
+
+PACKAGE = Path(mlaction.__file__).parent
+CORE = [
+    "mlaction.config",
+    "mlaction.config.load",
+    "mlaction.runs",
+    "mlaction.gate",
+    "mlaction.gate.verdict",
+    "mlaction.gate.stats",
+    "mlaction.errors",
+]
 EDGES = [
     "mlaction.trackers",
     "mlaction.github",
     "mlaction.report",
+    "mlaction.engine",
     "mlaction.action",
     "mlaction.cli",
-    "mlaction.ghaction",
-    "mlaction.publish",
+    "mlaction.selection",
+    "mlaction.promote",
 ]
 
 
@@ -29,10 +42,13 @@ def loaded_after(*modules: str) -> set[str]:
     return set(json.loads(done.stdout))
 
 
+def within(loaded: set[str], *prefixes: str) -> set[str]:
+    return {m for m in loaded for p in prefixes if m == p or m.startswith(p + ".")}
+
+
 @pytest.mark.parametrize("module", CORE)
 def test_the_core_imports_no_edge(module: str) -> None:
-    loaded = loaded_after(module)
-    assert not {m for m in loaded for edge in EDGES if m == edge or m.startswith(edge + ".")}
+    assert not within(loaded_after(module), *EDGES)
 
 
 def test_the_cli_imports_no_sdk() -> None:
@@ -41,10 +57,33 @@ def test_the_cli_imports_no_sdk() -> None:
 
 
 def test_the_tracker_registry_imports_no_sdk_until_used() -> None:
-    loaded = loaded_after("mlaction.trackers", "mlaction.select", "mlaction.action")
+    loaded = loaded_after("mlaction.trackers", "mlaction.selection", "mlaction.engine")
     assert not loaded & {"mlflow", "wandb", "numpy"}
 
 
 def test_reports_never_import_a_tracker() -> None:
-    loaded = loaded_after("mlaction.report", "mlaction.github", "mlaction.publish")
-    assert not {m for m in loaded if m.startswith("mlaction.trackers")}
+    loaded = loaded_after("mlaction.report.markdown", "mlaction.report.model", "mlaction.github")
+    assert not within(loaded, "mlaction.trackers", "mlaction.engine", "mlaction.selection")
+
+
+def test_github_knows_no_tracker_and_no_report() -> None:
+    loaded = loaded_after("mlaction.github.client", "mlaction.github.runner")
+    assert not within(loaded, "mlaction.trackers", "mlaction.report", "mlaction.gate")
+
+
+def test_trackers_know_neither_github_nor_the_report() -> None:
+    loaded = loaded_after("mlaction.trackers.base", "mlaction.trackers")
+    assert not within(loaded, "mlaction.github", "mlaction.report", "mlaction.engine")
+
+
+def test_no_module_is_too_long_to_read_in_one_sitting() -> None:
+    lengths = {
+        p.relative_to(PACKAGE).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+        for p in PACKAGE.rglob("*.py")
+    }
+    too_long = {name: n for name, n in lengths.items() if n > 400}
+    assert set(too_long) <= SPLIT_PENDING, too_long
+
+
+# Modules still over the limit; each entry goes when its module is split (never add one).
+SPLIT_PENDING = {"trackers/wandb.py", "github/client.py"}

@@ -12,16 +12,11 @@ from golden_helpers import check_golden
 
 from mlaction.config import parse_config
 from mlaction.errors import ConfigError
-from mlaction.gate import evaluate
-from mlaction.report import (
-    COMMENT_LIMIT,
-    build_report,
-    cap,
-    md_escape,
-    render_markdown,
-    render_terminal,
-    sparkline,
-)
+from mlaction.gate.verdict import evaluate
+from mlaction.report.format import md_escape, sparkline
+from mlaction.report.markdown import COMMENT_LIMIT, cap, render_markdown
+from mlaction.report.model import build_report
+from mlaction.report.terminal import render_terminal
 from mlaction.runs import Run, Selection
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)

@@ -14,8 +14,9 @@ from typing import Any
 from golden_helpers import check_golden
 
 from mlaction.config import parse_config
-from mlaction.gate import evaluate
-from mlaction.report import build_report, render_markdown
+from mlaction.gate.verdict import evaluate
+from mlaction.report.markdown import render_markdown
+from mlaction.report.model import build_report
 from mlaction.runs import Run, Selection
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)

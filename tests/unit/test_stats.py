@@ -27,7 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlaction.stats import (
+from mlaction.gate.stats import (
     NoiseBand,
     bootstrap_diff,
     noise_band,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mlaction.checks import CheckResult, fail, fmt_duration, judged, required
-from mlaction.config import GateConfig, RegistryRules
+from mlaction.config.schema import GateConfig, RegistryRules
+from mlaction.gate.results import CheckResult, fail, fmt_duration, judged, required
 from mlaction.runs import FAILED, KILLED, Run, Selection
 
 # --- run checks ----------------------------------------------------------------------------

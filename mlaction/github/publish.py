@@ -12,13 +12,8 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from mlaction.errors import GitHubError
-from mlaction.github import (
-    CommentResult,
-    GitHubClient,
-    annotation,
-    append_summary,
-    write_outputs,
-)
+from mlaction.github.client import CommentResult, GitHubClient
+from mlaction.github.runner import annotation, append_summary, write_outputs
 
 CommentMode = Literal["always", "on_failure", "never"]
 

@@ -1,7 +1,6 @@
-"""GitHub: a small REST client (retries, rate limits) and the sticky PR comment.
+"""GitHub's REST API: a small client (retries, rate limits) and the sticky PR comment.
 
-The event context, action inputs and workflow commands live in `mlaction.ghcontext` and are
-re-exported here. This module knows no tracker and no report: it posts the text it is given.
+This module knows no tracker and no report: it posts the text it is given.
 """
 
 from __future__ import annotations
@@ -16,32 +15,7 @@ from typing import Any, Literal
 import requests
 
 from mlaction.errors import GitHubError
-from mlaction.ghcontext import (
-    DEFAULT_API_URL,
-    GitHubContext,
-    annotation,
-    append_summary,
-    escape_data,
-    escape_property,
-    mask,
-    read_input,
-    write_outputs,
-)
-
-__all__ = [
-    "WORKFLOW_BOT",
-    "CommentResult",
-    "GitHubAPIError",
-    "GitHubClient",
-    "GitHubContext",
-    "annotation",
-    "append_summary",
-    "escape_data",
-    "escape_property",
-    "mask",
-    "read_input",
-    "write_outputs",
-]
+from mlaction.github.runner import DEFAULT_API_URL
 
 log = logging.getLogger(__name__)
 

@@ -46,13 +46,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from mlaction.gate.results import tol, worse
+
 Goal = Literal["maximize", "minimize"]
 FloatArray = npt.NDArray[np.float64]
 
 MAD_TO_SIGMA = 1.4826  # 1 / Φ⁻¹(3/4): the MAD of normal noise times this is its σ
 MIN_HISTORY = 3
 OUTLIER_MADS = 3.5  # runs farther than this many robust σ from the median are outliers
-_EPS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class ReplicateDecision:
 
     @property
     def beyond_tolerance(self) -> bool:
-        return self.worse > self.tolerance + _tol(self.candidate.mean, self.baseline.mean)
+        return self.worse > self.tolerance + tol(self.candidate.mean, self.baseline.mean)
 
     @property
     def significant(self) -> bool:
@@ -193,14 +194,13 @@ def replicate_regression(
     interval = bootstrap_diff(
         cand.values, base.values, confidence=confidence, resamples=resamples, seed=seed
     )
-    if goal == "maximize":
-        worse, low, high = -interval.diff, -interval.high, -interval.low
-    else:
-        worse, low, high = interval.diff, interval.low, interval.high
-    regression = worse > tolerance + _tol(cand.mean, base.mean) and low > 0
-    message = _replicate_message(cand, base, worse, low, high, confidence, tolerance, regression)
+    # The interval is of (candidate - baseline); `worse` flips it for a maximised metric.
+    drop = worse(goal, interval.diff, 0.0)
+    low, high = sorted((worse(goal, interval.low, 0.0), worse(goal, interval.high, 0.0)))
+    regression = drop > tolerance + tol(cand.mean, base.mean) and low > 0
+    message = _replicate_message(cand, base, drop, low, high, confidence, tolerance, regression)
     return ReplicateDecision(
-        regression, worse, low, high, tolerance, goal, interval, cand, base, message
+        regression, drop, low, high, tolerance, goal, interval, cand, base, message
     )
 
 
@@ -219,7 +219,7 @@ def noise_band(history: Sequence[float], *, k: float = 3.0) -> NoiseBand | None:
     # MAD alone is robust but noisy over 20 runs (37% efficient): its band is often too narrow.
     median = float(np.median(finite))
     mad_sigma = MAD_TO_SIGMA * float(np.median(np.abs(finite - median)))
-    inliers = finite[np.abs(finite - median) <= OUTLIER_MADS * mad_sigma + _tol(median)]
+    inliers = finite[np.abs(finite - median) <= OUTLIER_MADS * mad_sigma + tol(median)]
     outliers = int(finite.size - inliers.size)
     center = float(np.mean(inliers))
     sigma = float(np.std(inliers, ddof=1)) if inliers.size > 1 else 0.0
@@ -237,12 +237,12 @@ def noise_regression(
         raise ValueError(f"the candidate value must be a finite number, got {value!r}")
     if ceiling is not None:
         _check_amount(ceiling, "ceiling")
-    worse = band.center - value if goal == "maximize" else value - band.center
+    drop = worse(goal, value, band.center)
     capped = ceiling is not None and ceiling < band.band
     allowed = ceiling if capped and ceiling is not None else band.band
-    regression = worse > allowed + _tol(band.center)
+    regression = drop > allowed + tol(band.center)
     message = _noise_message(value, band, allowed, capped, regression)
-    return NoiseDecision(regression, value, worse, allowed, capped, band, ceiling, goal, message)
+    return NoiseDecision(regression, value, drop, allowed, capped, band, ceiling, goal, message)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -283,10 +283,6 @@ def _check_amount(amount: float, what: str) -> None:
         raise ValueError(f"{what} must be zero or a positive finite number, got {amount!r}")
 
 
-def _tol(*values: float) -> float:
-    return _EPS * max(1.0, *(abs(v) for v in values))
-
-
 # --- messages ------------------------------------------------------------------------------
 
 
@@ -316,7 +312,7 @@ def _replicate_message(
     )
     if regression:
         outcome = f"beyond the allowed {_num(tolerance, d)} and significant"
-    elif worse > tolerance + _tol(cand.mean, base.mean):
+    elif worse > tolerance + tol(cand.mean, base.mean):
         outcome = f"beyond the allowed {_num(tolerance, d)} but not significant (the CI reaches 0)"
     else:
         outcome = f"within the allowed {_num(tolerance, d)}"

@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from mlaction.config import GateConfig
+from mlaction.config.schema import GateConfig
 from mlaction.errors import AliasNotFoundError, RunNotFoundError, UsageError
+from mlaction.gitcontext import GitContext
 from mlaction.runs import (
     FINISHED,
     ModelVersionInfo,
     RegistryInfo,
     Run,
     Selection,
-    is_number,
+    finite,
 )
 from mlaction.trackers.base import RunQuery, SweepTracker, Tracker
 
 # How many runs of one commit are read at once (replicates: seeds, folds).
 MAX_RUNS_PER_COMMIT = 50
-
-
-@dataclass(frozen=True)
-class GitContext:
-    """The commits the gate is about, from the GitHub event or the CLI."""
-
-    commit: str | None = None
-    base_commit: str | None = None
-    base_branch: str | None = None
-    head_branch: str | None = None
-    # (sha, n) -> up to n ancestors of sha, nearest first; for the base_commit fallback chain
-    ancestors: Callable[[str, int], list[str]] | None = None
 
 
 def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Selection:
@@ -227,7 +215,7 @@ def _best(
         extra_filter=config.candidate.filter,
     )
     runs = _others(tracker.search(query), candidate)
-    runs = [r for r in runs if is_number(r.metric(metric))]  # NaN / inf never rank first
+    runs = [r for r in runs if finite(r.metric(metric))]  # NaN / inf never rank first
     if not runs:
         return (
             None,

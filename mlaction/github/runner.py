@@ -1,7 +1,7 @@
 """The runner side of GitHub Actions: event context, action inputs, workflow commands.
 
 Everything here reads the environment or writes to a given stream or file; nothing talks to the
-network. `mlaction.github` re-exports the public names, so callers import from there.
+network.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""What every check produces, and the small helpers the checks share. Pure."""
+"""What every check produces, and the small helpers every rule shares. Pure.
+
+One tolerance for float noise (`tol`), one finite test (`finite`), one "how much worse"
+(`worse`), one number format for messages (`fmt`, `fmt_duration`: the report uses the same).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
+
+from mlaction.runs import finite
+
+__all__ = [
+    "CheckResult",
+    "Status",
+    "fail",
+    "finite",
+    "fmt",
+    "fmt_duration",
+    "judged",
+    "tol",
+    "worse",
+]
 
 Status = Literal["pass", "fail", "warn", "skip"]
 Value = float | str | None
@@ -38,12 +56,14 @@ def fail(name: str, message: str, **fields: object) -> CheckResult:
     return CheckResult(name, "fail", message, violated=True, **fields)  # type: ignore[arg-type]
 
 
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
 def tol(*values: float) -> float:
+    """Float noise relative to the numbers involved: differences below it decide nothing."""
     return _EPS * max(1.0, *(abs(v) for v in values))
+
+
+def worse(goal: str, value: float, reference: float) -> float:
+    """How much worse `value` is than `reference` in the goal's direction (< 0: better)."""
+    return reference - value if goal == "maximize" else value - reference
 
 
 def fmt(value: object) -> str:

@@ -1,0 +1,91 @@
+"""The commits a gate is about (from the event or the CLI), and where their ancestors come from.
+
+Ancestors are used by `baseline.select: base_commit` when the base commit has no run: the
+nearest ancestor that has one becomes the baseline. They come from the checked-out repository,
+else from the GitHub commits API (a callable handed in by the door: this module talks to no
+network).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlaction.errors import GitHubError
+
+Ancestors = Callable[[str, int], list[str]]
+
+
+@dataclass(frozen=True)
+class GitContext:
+    """The commits the gate is about, from the GitHub event or the CLI."""
+
+    commit: str | None = None
+    base_commit: str | None = None
+    base_branch: str | None = None
+    head_branch: str | None = None
+    # (sha, n) -> up to n ancestors of sha, nearest first; for the base_commit fallback chain
+    ancestors: Callable[[str, int], list[str]] | None = None
+
+
+def git_ancestors(repo: Path | None = None) -> Ancestors:
+    """Ancestors from `git rev-list` (first parents); empty when the history is not there
+    (a shallow clone, or not a repository)."""
+
+    def walk(sha: str, count: int) -> list[str]:
+        try:
+            done = subprocess.run(
+                ["git", "rev-list", "--first-parent", f"--max-count={count + 1}", sha, "--"],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        if done.returncode != 0:
+            return []
+        shas = done.stdout.split()
+        return shas[1:] if shas and shas[0] == sha else []
+
+    return walk
+
+
+def first_of(providers: Sequence[Ancestors]) -> Ancestors:
+    """The first provider that knows the commit; a failing GitHub call counts as not knowing."""
+
+    def walk(sha: str, count: int) -> list[str]:
+        for provider in providers:
+            try:
+                found = provider(sha, count)
+            except GitHubError:
+                found = []
+            if found:
+                return found
+        return []
+
+    return walk
+
+
+def git_head(cwd: Path | None = None) -> str | None:
+    """The working directory's HEAD commit, None outside a git checkout."""
+    return git_output(["rev-parse", "HEAD"], cwd)
+
+
+def git_branch(cwd: Path | None = None) -> str | None:
+    """The checked-out branch, None when detached or outside a checkout."""
+    return git_output(["rev-parse", "--abbrev-ref", "HEAD"], cwd)
+
+
+def git_output(args: list[str], cwd: Path | None = None) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    out = done.stdout.strip()
+    return out if done.returncode == 0 and out and out != "HEAD" else None

@@ -1,0 +1,1 @@
+"""GitHub: the REST client, the runner (event, inputs, workflow commands), publishing."""

@@ -1,0 +1,1 @@
+"""The report: the JSON model, its Markdown (comment, summary) and terminal renderings."""
