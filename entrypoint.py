@@ -1,11 +1,10 @@
-"""The Docker action's entry point: settings come from the runner's environment."""
+"""The Docker action's entry point: the runner's environment in, the exit code out."""
 
 from __future__ import annotations
 
-import os
 import sys
 
-from mlaction.action import run_action
+from mlaction.action import main
 
 if __name__ == "__main__":
-    sys.exit(run_action(os.environ))
+    sys.exit(main())

@@ -134,7 +134,7 @@ def gate_in_process(config: Path, commit: str = CANDIDATE) -> Callable[[], objec
     expected = {CANDIDATE: 0.915, NEW_BEST: 0.99}[commit]
 
     def run() -> object:
-        _, report, _ = evaluate_gate(settings)
+        report = evaluate_gate(settings).to_json()
         assert report["candidate"]["metrics"]["accuracy"] == expected
         assert report["baseline"] is not None
         return report

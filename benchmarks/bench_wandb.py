@@ -85,7 +85,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 before, busy = server.requests, server.busy_seconds
                 started = time.perf_counter()
-                _, report, _ = evaluate_gate(settings)
+                report = evaluate_gate(settings).to_json()
                 elapsed = time.perf_counter() - started
                 times.append(elapsed)
                 client.append(elapsed - (server.busy_seconds - busy))

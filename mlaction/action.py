@@ -1,45 +1,87 @@
-"""The GitHub Action: inputs from INPUT_*, context from GITHUB_*, results to GitHub.
+"""Door 2, the Docker Action: ActionInputs.from_env -> engine -> GitHub.
 
 Order matters: the JSON report, the step outputs and the job summary are written before the PR
-comment is posted, so GitHub refusing the comment never hides the verdict.
+comment is posted, so GitHub refusing the comment never hides the verdict. Every failure,
+expected or not, still writes `verdict=error` outputs, a job summary and one `::error`.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, get_args
 
-from mlaction.config import DEFAULT_CONFIG_PATH
-from mlaction.engine import Settings, evaluate_gate, exit_code_for
-from mlaction.errors import EXIT_ERROR, EXIT_PASS, GitHubError, MlGateError, UsageError
-from mlaction.gitcontext import Ancestors, GitContext, first_of, git_ancestors
+from mlaction.config import DEFAULT_CONFIG_PATH, load_config
+from mlaction.config.load import comment_id
+from mlaction.engine import GateResult, PromotionContext, Settings, comment_marker, evaluate_gate
+from mlaction.errors import EXIT_PASS, ConfigError, GitHubError, UsageError, classify, redact
+from mlaction.gitcontext import GitContext, ancestry
 from mlaction.github.client import GitHubClient
 from mlaction.github.publish import (
     CommentMode,
-    Destination,
+    StepFiles,
     annotate,
     comment_failure_warning,
     error_outputs,
     outputs_for,
-    post_comment,
     relative_to,
     report_file_name,
     should_create,
-    write_step_outputs,
-    write_summary,
 )
-from mlaction.github.runner import GitHubContext, annotation, mask, read_input
+from mlaction.github.runner import GitHubContext, annotation, escape_data, mask, read_input
 from mlaction.report.markdown import render_markdown
-from mlaction.report.model import dump_report, load_report
+from mlaction.report.model import Report, dump_report, load_report
 from mlaction.report.terminal import render_terminal
 from mlaction.trackers.base import Tracker
 
-SECRET_VARIABLES = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "WANDB_API_KEY")
+SECRET_VARIABLES = (
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "WANDB_API_KEY",
+    "DATABRICKS_TOKEN",
+)
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
+_PR_NUMBER = re.compile(r"^[0-9]{1,9}$")  # ASCII digits only: "²".isdigit() is True
+
+
+@dataclass(frozen=True)
+class ActionInputs:
+    """The action's inputs, each cleaned once (the token hidden from repr)."""
+
+    config: str = DEFAULT_CONFIG_PATH
+    token: str = field(default="", repr=False)
+    comment: CommentMode | None = None
+    dry_run: bool = False
+    pr_number: int | None = None
+    report: str | None = None
+    comment_author: str | None = None
+    run_id: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ActionInputs:
+        return cls(
+            config=read_input(env, "config") or DEFAULT_CONFIG_PATH,
+            token=read_input(env, "github-token") or env.get("GITHUB_TOKEN") or "",
+            comment=_comment_mode(read_input(env, "comment")),
+            dry_run=_flag(read_input(env, "dry-run"), "dry-run"),
+            pr_number=_pr_number(read_input(env, "pr-number")),
+            report=read_input(env, "report"),
+            comment_author=read_input(env, "comment-author"),
+            run_id=read_input(env, "run-id"),
+        )
+
+
+def main() -> int:
+    """The entrypoint: the runner's environment in, the exit code out."""
+    return run_action(os.environ)
 
 
 def run_action(
@@ -49,89 +91,218 @@ def run_action(
     client: GitHubClient | None = None,
     stream: IO[str] | None = None,
 ) -> int:
-    """The Docker action: inputs from INPUT_*, context from GITHUB_*; returns the exit code."""
+    """The whole Action behind the one error boundary; returns the exit code."""
     out = stream or sys.stdout
-    token = read_input(env, "github-token") or env.get("GITHUB_TOKEN") or ""
-    for secret in (token, *(env.get(name, "") for name in SECRET_VARIABLES)):
-        if secret:
-            mask(secret, out)
-    dest = Destination(
-        output_path=env.get("GITHUB_OUTPUT"), summary_path=env.get("GITHUB_STEP_SUMMARY")
-    )
-    try:
-        ctx = GitHubContext.from_env(env)
-        dry_run = _flag(read_input(env, "dry-run"), "dry-run")
-        mode = _comment_mode(read_input(env, "comment"))
-        pr_input = read_input(env, "pr-number")
-        pr = _pr_number(pr_input) if pr_input else ctx.pr_number
-        dest = Destination(dest.output_path, dest.summary_path, pr, dry_run)
-        workspace = Path(ctx.workspace or env.get("GITHUB_WORKSPACE") or ".")
-        author = read_input(env, "comment-author")
-        if client is None and token and ctx.repository:
-            client = GitHubClient(
-                token, api_url=ctx.api_url, repository=ctx.repository, login=author
-            )
-        report_input = read_input(env, "report")
-        if report_input:
-            return _post_saved_report(workspace / report_input, dest, token, ctx, client, mode, out)
-        settings = Settings(
-            config_path=workspace / (read_input(env, "config") or DEFAULT_CONFIG_PATH),
-            git=GitContext(
-                ctx.sha,
-                ctx.base_sha,
-                ctx.base_ref,
-                ctx.head_ref,
-                ancestors=_ancestors(workspace, token, ctx, client),
-            ),
-            env=env,
-            run_url=ctx.run_url,
-            event_name=ctx.event_name,
-            root=workspace,
-            dry_run=dry_run,
-            promote=True,
-            labels=ctx.labels if pr is not None else (),
-            label_author=_label_author(token, ctx, client, pr),
-        )
-        loaded, report, markdown = evaluate_gate(settings, tracker)
-    except MlGateError as exc:
-        _publish_error(exc, dest, out)
-        return EXIT_ERROR
+    files = StepFiles(env.get("GITHUB_OUTPUT"), env.get("GITHUB_STEP_SUMMARY"))
+    with _debug_lines(out):
+        try:
+            secrets = (read_input(env, "github-token"), *map(env.get, SECRET_VARIABLES))
+            for secret in dict.fromkeys(s for s in secrets if s):
+                mask(secret, out)
+            inputs = ActionInputs.from_env(env)
+            return _run(inputs, GitHubContext.from_env(env), env, files, tracker, client, out)
+        except BaseException as exc:  # the boundary: every failure ends in outputs + summary
+            if isinstance(exc, SystemExit):
+                raise
+            return _publish_error(exc, files, out, debug=env.get("RUNNER_DEBUG") == "1")
 
-    name = report_file_name(loaded.comment_id, DEFAULT_CONFIG_PATH)
-    report_path = workspace / name
+
+def _run(
+    inputs: ActionInputs,
+    ctx: GitHubContext,
+    env: Mapping[str, str],
+    files: StepFiles,
+    tracker: Tracker | None,
+    client: GitHubClient | None,
+    out: IO[str],
+) -> int:
+    workspace = Path(ctx.workspace or env.get("GITHUB_WORKSPACE") or ".")
+    pr = inputs.pr_number if inputs.pr_number is not None else ctx.pr_number
+    github = _Lazy(inputs, ctx, client)
+    if inputs.report:
+        return _post_saved_report(inputs, workspace, env, pr, github, files, out)
+    settings = Settings(
+        config_path=workspace / inputs.config,
+        git=GitContext(
+            ctx.sha,
+            ctx.base_sha,
+            ctx.base_ref,
+            ctx.head_ref,
+            ancestors=ancestry(workspace, github.ancestors),
+        ),
+        env=env,
+        root=workspace,
+        run_url=ctx.run_url,
+        labels=ctx.labels if pr is not None else (),
+        label_author=_label_author(ctx, github, pr),
+        promotion=PromotionContext(ctx.event_name, ctx.head_ref),
+        dry_run=inputs.dry_run,
+        run_id=inputs.run_id,
+    )
+    result = evaluate_gate(settings, tracker)
+    _publish(result, inputs, ctx, workspace, pr, github, files, out)
+    return result.exit_code
+
+
+def _publish(
+    result: GateResult,
+    inputs: ActionInputs,
+    ctx: GitHubContext,
+    workspace: Path,
+    pr: int | None,
+    github: _Lazy,
+    files: StepFiles,
+    out: IO[str],
+) -> None:
+    report = result.report
+    report_path = workspace / report_file_name(result.config.comment_id, DEFAULT_CONFIG_PATH)
     dump_report(report, report_path)
-    write_step_outputs(dest, outputs_for(report, relative_to(report_path, workspace)))
-    write_summary(dest, render_markdown(report, template="summary.md.j2", summary=True))
-    # Tracker text (run names, messages) is printed between stop-commands markers, so a run
-    # named `::set-env ...` is shown, never obeyed by the runner.
-    pause = uuid.uuid4().hex
-    print(f"::stop-commands::{pause}\n{render_terminal(report)}\n::{pause}::", file=out)
+    files.outputs(outputs_for(report, relative_to(report_path, workspace)))
+    files.summary(render_markdown(report, template="summary.md.j2", summary=True))
+    _print_untrusted(render_terminal(report.to_json()), out)
     annotate(report, out)
     _announce_promotion(report, out)
-    comment_mode: CommentMode = mode or loaded.gate.comment.mode
-    url = _comment(dest, token, ctx, client, report, markdown, comment_mode, out)
-    write_step_outputs(dest, {"comment-url": url or ""})
-    return exit_code_for(report)
+    mode: CommentMode = inputs.comment or result.config.gate.comment.mode
+    url = None
+    if inputs.dry_run:
+        print("dry-run: the PR comment was not posted.", file=out)
+    elif pr is None:
+        print(f"No pull request in this `{ctx.event_name}` event: no PR comment.", file=out)
+    else:
+        url = _comment(github, pr, result.marker, result.markdown, report, mode, out)
+    files.outputs({"comment-url": url or ""})
 
 
-def _announce_promotion(report: Mapping[str, Any], out: IO[str]) -> None:
-    promotion = report.get("promotion") or {}
-    action = promotion.get("action")
-    if action == "failed":
-        print(
-            annotation("error", str(promotion.get("reason")), title="ml-gate: promotion"), file=out
+def _comment(
+    github: _Lazy,
+    pr: int,
+    marker: str,
+    markdown: str,
+    report: Report,
+    mode: CommentMode,
+    out: IO[str],
+) -> str | None:
+    """Upsert the PR comment; a GitHub refusal is one warning, never a change of verdict."""
+    try:
+        result = github.client().upsert_comment(
+            pr, marker, markdown, create=should_create(mode, report.verdict)
         )
-    elif action in ("promoted", "already", "would_promote"):
-        print(
-            f"promotion: {action} `{promotion.get('model')}` @ `{promotion.get('alias')}` -> "
-            f"version {promotion.get('version')} (was {promotion.get('previous')})",
-            file=out,
+    except GitHubError as exc:
+        warning = comment_failure_warning(exc)
+        print(annotation("warning", warning, title="ml-gate: comment"), file=out)
+        return None
+    print(f"PR comment {result.action}: {result.url or '(none)'}", file=out)
+    return result.url
+
+
+def _post_saved_report(
+    inputs: ActionInputs,
+    workspace: Path,
+    env: Mapping[str, str],
+    pr: int | None,
+    github: _Lazy,
+    files: StepFiles,
+    out: IO[str],
+) -> int:
+    """The fork recipe's second workflow: post a report an earlier dry run saved.
+
+    The report is untrusted (the workflow that made it ran the fork's code): it is validated
+    and escaped like tracker text, and the comment's identity (marker) comes from this
+    workflow's own config, never from the report.
+    """
+    if pr is None:
+        raise UsageError(
+            "`report` is set but no pull request is known.",
+            hint="Pass the PR number with the `pr-number` input (docs/fork-prs.md).",
         )
+    report = load_report(workspace / (inputs.report or ""))
+    marker = comment_marker(trusted_comment_id(workspace / inputs.config, workspace, env))
+    markdown = render_markdown(report, marker=marker)
+    create = should_create(inputs.comment or "always", report.verdict)
+    result = github.client().upsert_comment(pr, marker, markdown, create=create)
+    files.outputs({**outputs_for(report, inputs.report), "comment-url": result.url or ""})
+    print(f"PR comment {result.action}: {result.url or '(none)'}", file=out)
+    return EXIT_PASS
 
 
-def _label_author(
-    token: str, ctx: GitHubContext, client: GitHubClient | None, pr: int | None
-) -> Callable[[str], str | None]:
+def trusted_comment_id(config_path: Path, root: Path, env: Mapping[str, str]) -> str:
+    """The comment id of the gate config at `config_path` (the base branch's checkout), or of
+    its path when the file is not there: the same id the evaluating workflow used."""
+    try:
+        explicit = load_config(config_path, env).gate.comment.id
+    except ConfigError:
+        # Not there, or it needs variables only the evaluating workflow has: the path names it.
+        explicit = None
+    return comment_id(config_path, root, explicit)
+
+
+def _publish_error(exc: BaseException, files: StepFiles, out: IO[str], *, debug: bool) -> int:
+    """An error still produces outputs, a summary and one annotation."""
+    failure = classify(exc)
+    if debug and not failure.expected:
+        import traceback
+
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        _print_untrusted(redact(tb), out)
+    try:
+        files.outputs(error_outputs())
+        fence = "````"  # longer than any ``` an error message could contain
+        text = failure.text.replace(fence, "'" * 4)
+        files.summary(f"## 💥 ml-gate: {failure.title}\n\n{fence}text\n{text}\n{fence}\n")
+    except OSError as write_error:  # the runner's files are gone: still say what happened
+        print(f"ml-gate: cannot write step outputs: {write_error}", file=out)
+    print(annotation("error", failure.text, title=f"ml-gate: {failure.title}"), file=out)
+    return failure.exit_code
+
+
+def _print_untrusted(text: str, out: IO[str]) -> None:
+    """Tracker text printed between stop-commands markers: a run named `::set-env ...` is
+    shown, never obeyed by the runner."""
+    pause = uuid.uuid4().hex
+    print(f"::stop-commands::{pause}\n{text}\n::{pause}::", file=out)
+
+
+def _announce_promotion(report: Report, out: IO[str]) -> None:
+    promotion = report.promotion
+    if promotion is None:
+        return
+    if promotion.action == "failed":
+        print(annotation("error", promotion.reason, title="ml-gate: promotion"), file=out)
+    elif promotion.action in ("promoted", "already", "would_promote"):
+        text = (
+            f"promotion: {promotion.action} `{promotion.model}` @ `{promotion.alias}` -> "
+            f"version {promotion.version} (was {promotion.previous})"
+        )
+        _print_untrusted(text, out)
+
+
+class _Lazy:
+    """The GitHub client, made on first use (many runs never need one)."""
+
+    def __init__(
+        self, inputs: ActionInputs, ctx: GitHubContext, client: GitHubClient | None
+    ) -> None:
+        self._inputs, self._ctx, self._client = inputs, ctx, client
+
+    def client(self) -> GitHubClient:
+        if self._client is None:
+            if not self._ctx.repository:
+                raise GitHubError("GITHUB_REPOSITORY is not set: cannot talk to GitHub.")
+            self._client = GitHubClient(
+                self._inputs.token,
+                api_url=self._ctx.api_url,
+                repository=self._ctx.repository,
+                login=self._inputs.comment_author,
+            )
+        return self._client
+
+    def ancestors(self, sha: str, count: int) -> list[str]:
+        if self._client is None and not (self._inputs.token and self._ctx.repository):
+            return []
+        return self.client().ancestors(sha, count)
+
+
+def _label_author(ctx: GitHubContext, github: _Lazy, pr: int | None) -> Callable[[str], str | None]:
     """Who added a label: the `labeled` event's sender, else the PR's issue events."""
 
     def author(label: str) -> str | None:
@@ -140,105 +311,31 @@ def _label_author(
         if pr is None:
             return None
         try:
-            return (client or _client(token, ctx)).label_added_by(pr, label)
+            return github.client().label_added_by(pr, label)
         except GitHubError:
             return None
 
     return author
 
 
-def _ancestors(
-    workspace: Path, token: str, ctx: GitHubContext, client: GitHubClient | None
-) -> Ancestors:
-    """The checked-out history first (no API call), else the GitHub commits API."""
+@contextmanager
+def _debug_lines(out: IO[str]) -> Iterator[None]:
+    """Records of the `mlaction` logger become `::debug::` lines (shown on a debug re-run)."""
 
-    def from_api(sha: str, count: int) -> list[str]:
-        if not token or not ctx.repository:
-            return []
-        return (client or _client(token, ctx)).ancestors(sha, count)
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            print(f"::debug::{escape_data(redact(self.format(record)))}", file=out)
 
-    return first_of([git_ancestors(workspace), from_api])
-
-
-def _comment(
-    dest: Destination,
-    token: str,
-    ctx: GitHubContext,
-    client: GitHubClient | None,
-    report: Mapping[str, Any],
-    markdown: str,
-    mode: CommentMode,
-    out: IO[str],
-) -> str | None:
-    """Upsert the PR comment; a failure is one warning, never a change of verdict."""
-    if dest.dry_run:
-        print("dry-run: the PR comment was not posted.", file=out)
-        return None
-    if dest.pr_number is None:
-        print(f"No pull request in this `{ctx.event_name}` event: no PR comment.", file=out)
-        return None
+    logger = logging.getLogger("mlaction")
+    handler = Handler()
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
     try:
-        client = client or _client(token, ctx)
-        result = post_comment(
-            client,
-            dest.pr_number,
-            str(report["marker"]),
-            markdown,
-            create=should_create(mode, str(report["verdict"])),
-        )
-    except GitHubError as exc:
-        print(
-            annotation("warning", comment_failure_warning(exc), title="ml-gate: comment"), file=out
-        )
-        return None
-    print(f"PR comment {result.action}: {result.url or '(none)'}", file=out)
-    return result.url
-
-
-def _post_saved_report(
-    path: Path,
-    dest: Destination,
-    token: str,
-    ctx: GitHubContext,
-    client: GitHubClient | None,
-    mode: CommentMode | None,
-    out: IO[str],
-) -> int:
-    """The second workflow of the fork recipe: post a report made by an earlier dry run."""
-    report = load_report(path)
-    markdown = render_markdown(report)
-    if dest.pr_number is None:
-        raise UsageError(
-            "`report` is set but no pull request is known.",
-            hint="Pass the PR number with the `pr-number` input (docs/fork-prs.md).",
-        )
-    if not report.get("marker"):
-        raise UsageError(
-            f"report {path} has no comment marker (`marker` field).",
-            hint="Pass the JSON report written by `ml-gate check --json PATH` or by the "
-            "action (its `report` output); the marker identifies the comment to update.",
-        )
-    client = client or _client(token, ctx)
-    create = should_create(mode or "always", str(report["verdict"]))
-    result = post_comment(client, dest.pr_number, str(report["marker"]), markdown, create=create)
-    write_step_outputs(dest, {**outputs_for(report, str(path)), "comment-url": result.url or ""})
-    print(f"PR comment {result.action}: {result.url or '(none)'}", file=out)
-    return EXIT_PASS
-
-
-def _publish_error(exc: MlGateError, dest: Destination, out: IO[str]) -> None:
-    """An error still produces outputs, a summary and one annotation."""
-    write_step_outputs(dest, error_outputs())
-    fence = "````"  # longer than any ``` an error message could contain
-    text = str(exc).replace(fence, "'" * 4)
-    write_summary(dest, f"## 💥 ml-gate: {exc.title}\n\n{fence}text\n{text}\n{fence}\n")
-    print(annotation("error", str(exc), title=f"ml-gate: {exc.title}"), file=out)
-
-
-def _client(token: str, ctx: GitHubContext) -> GitHubClient:
-    if not ctx.repository:
-        raise GitHubError("GITHUB_REPOSITORY is not set: cannot post the PR comment.")
-    return GitHubClient(token, api_url=ctx.api_url, repository=ctx.repository)
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _flag(value: str | None, name: str) -> bool:
@@ -247,22 +344,25 @@ def _flag(value: str | None, name: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise UsageError(f"input `{name}` must be true or false, got {value!r}.")
+    raise UsageError(f"input `{name}` must be true or false, got {(value or '')[:40]!r}.")
 
 
 def _comment_mode(value: str | None) -> CommentMode | None:
     if not value:
         return None
-    if value not in ("always", "on_failure", "never"):
-        raise UsageError(
-            f"input `comment` must be always, on_failure or never, got {value!r}.",
-            hint="Leave it empty to use the config's `comment.mode`.",
-        )
-    mode: CommentMode = value  # type: ignore[assignment]
-    return mode
+    for mode in get_args(CommentMode):
+        if value == mode:
+            chosen: CommentMode = mode
+            return chosen
+    raise UsageError(
+        f"input `comment` must be always, on_failure or never, got {value[:40]!r}.",
+        hint="Leave it empty to use the config's `comment.mode`.",
+    )
 
 
-def _pr_number(value: str) -> int:
-    if not value.strip().isdigit():
-        raise UsageError(f"input `pr-number` must be a pull request number, got {value!r}.")
+def _pr_number(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not _PR_NUMBER.match(value) or int(value) == 0:
+        raise UsageError(f"input `pr-number` must be a pull request number, got {value[:40]!r}.")
     return int(value)

@@ -1,16 +1,32 @@
-"""The `ml-gate` command: check, validate, render, init."""
+"""Door 1, the `ml-gate` command: check, validate, render, comment, init. Owns terminal output.
+
+Every subcommand runs behind the one error boundary (mlaction.errors): expected errors print one
+line and exit 2, anything else prints "internal error ... please report it" and exits 2 (the
+traceback only with --debug, accepted before or after the subcommand). Exit 1 means one thing:
+the gate was evaluated and a rule failed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from mlaction import __version__
-from mlaction.errors import EXIT_ERROR, EXIT_PASS, MlGateError, UsageError
+from mlaction.errors import EXIT_ERROR, EXIT_PASS, UsageError, handle, redact
 
+if TYPE_CHECKING:
+    from mlaction.engine import GateResult, Settings
+    from mlaction.gitcontext import Ancestors, GitContext
+    from mlaction.trackers.base import Tracker
+
+DEFAULT_CONFIG = ".github/ml-gate.yml"
 STARTER = """\
 # ml-gate: the quality gate for this repository's model.
 # Reference: https://github.com/ml-gate/ml-gate/blob/main/docs/configuration.md
@@ -35,19 +51,31 @@ on_failure: fail
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # --debug is accepted before and after the subcommand (`ml-gate --debug check`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show what was queried and, on an internal error, the traceback",
+    )
     parser = argparse.ArgumentParser(
         prog="ml-gate",
         description="Judge an ML run from MLflow or W&B against a YAML gate config.",
+        parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"ml-gate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    check = sub.add_parser("check", help="evaluate the gate and print the verdict")
+    check = sub.add_parser(
+        "check", help="evaluate the gate and print the verdict", parents=[common]
+    )
     _config_arg(check)
     check.add_argument(
         "--commit", help="commit to judge (default: PR head sha, $GITHUB_SHA, or git HEAD)"
     )
     check.add_argument("--base-commit", help="base commit for `baseline.select: base_commit`")
+    check.add_argument("--run-id", help="judge this run (same as `candidate.select: run_id`)")
     check.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
     check.add_argument(
         "--markdown", metavar="PATH", help="write the Markdown comment here (`-` prints it)"
@@ -64,21 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --promote: say what would be promoted, change nothing",
     )
     check.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    check.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    validate = sub.add_parser("validate", help="check a config file without querying")
+    validate = sub.add_parser(
+        "validate", help="check a config file without querying", parents=[common]
+    )
     _config_arg(validate)
-    validate.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    render = sub.add_parser("render", help="re-render a JSON report as Markdown")
+    render = sub.add_parser("render", help="re-render a JSON report as Markdown", parents=[common])
     render.add_argument("--report", type=Path, required=True, metavar="PATH")
     render.add_argument("--template", type=Path, help="a Jinja2 template (sandboxed)")
     render.add_argument("--output", type=Path, help="write here instead of printing")
-    render.add_argument("--debug", action="store_true", help="show tracebacks")
+    render.add_argument(
+        "--comment-id", help="the comment's id for its marker (default: the report's)"
+    )
 
     comment = sub.add_parser(
-        "comment", help="post a JSON report as the sticky PR comment (fork-PR recipe)"
+        "comment",
+        help="post a JSON report as the sticky PR comment (fork-PR recipe)",
+        parents=[common],
     )
+    _config_arg(comment)
     comment.add_argument("--report", type=Path, required=True, metavar="PATH")
     comment.add_argument("--pr", type=int, required=True, metavar="N", help="pull request number")
     comment.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
@@ -91,9 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="always",
         help="create a new comment always, only on failure, or never (existing: always updated)",
     )
-    comment.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    init = sub.add_parser("init", help="write a starter config")
+    init = sub.add_parser("init", help="write a starter config", parents=[common])
     _config_arg(init)
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     return parser
@@ -104,15 +136,16 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
         "--config",
         "-c",
         type=Path,
-        default=None,
+        default=Path(DEFAULT_CONFIG),
         metavar="PATH",
-        help="gate config (default: .github/ml-gate.yml)",
+        help=f"gate config (default: {DEFAULT_CONFIG})",
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
@@ -123,74 +156,140 @@ def main(argv: Sequence[str] | None = None) -> int:
         "comment": cmd_comment,
         "init": cmd_init,
     }[args.command]
+    with _debug_lines(sys.stderr, debug):
+        try:
+            return handler(args)
+        except (Exception, KeyboardInterrupt) as exc:  # the one boundary
+            return handle(exc, sys.stderr, debug=debug).exit_code
+
+
+@dataclass
+class Outcome:
+    """What `check` did: its exit code, the result when there was one, the error when not."""
+
+    exit_code: int
+    result: GateResult | None = None
+    error: BaseException | None = None
+
+    @property
+    def report(self) -> dict[str, Any] | None:
+        """The JSON report, when a verdict was computed."""
+        return self.result.to_json() if self.result else None
+
+    @property
+    def markdown(self) -> str | None:
+        return self.result.markdown if self.result else None
+
+
+def check(
+    settings: Settings,
+    *,
+    json_path: Path | None = None,
+    markdown: str | None = None,
+    quiet: bool = False,
+    tracker: Tracker | None = None,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
+    debug: bool = False,
+) -> Outcome:
+    """`ml-gate check`: evaluate, print the verdict, then write the requested files.
+
+    A verdict that was computed is printed before any later failure (a --json path in a missing
+    folder prints the verdict, then the error, and exits 2).
+    """
+    from mlaction.engine import evaluate_gate
+    from mlaction.report.model import dump_report
+    from mlaction.report.terminal import render_terminal
+
+    stdout, stderr = out or sys.stdout, err or sys.stderr
     try:
-        return handler(args)
-    except MlGateError as exc:
-        from mlaction.engine import report_error
-
-        report_error(exc, getattr(args, "debug", False))
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-
-
-def _config_path(args: argparse.Namespace) -> Path:
-    from mlaction.config import DEFAULT_CONFIG_PATH
-
-    path: Path = args.config or Path(os.environ.get("INPUT_CONFIG") or DEFAULT_CONFIG_PATH)
-    return path
+        result = evaluate_gate(settings, tracker)
+    except (Exception, KeyboardInterrupt) as exc:
+        return Outcome(handle(exc, stderr, debug=debug).exit_code, error=exc)
+    if not quiet:
+        print(render_terminal(result.report.to_json()), file=stdout)
+    if markdown == "-":
+        print("\n" + result.markdown, file=stdout)
+    try:
+        if json_path is not None:
+            dump_report(result.report, json_path)
+        if markdown and markdown != "-":
+            _write_text(Path(markdown), result.markdown, "--markdown")
+    except (Exception, KeyboardInterrupt) as exc:
+        return Outcome(handle(exc, stderr, debug=debug).exit_code, result, exc)
+    promotion = result.promotion
+    if promotion is not None and promotion.action == "failed":
+        print(f"ml-gate: promotion failed: {redact(promotion.reason)}", file=stderr)
+    return Outcome(result.exit_code, result)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mlaction.engine import Settings, run
-    from mlaction.gitcontext import GitContext
+    from mlaction.engine import PromotionContext, Settings
 
     env = dict(os.environ)
-    commit, base, base_branch, branch = discover_commits(env)
-    git = GitContext(
-        commit=args.commit or commit,
-        base_commit=args.base_commit or base,
-        base_branch=base_branch,
-        head_branch=args.branch or branch,
-        ancestors=_ancestors(env),
-    )
-    to_stdout = args.markdown == "-"
+    git = discover_git(env, args.commit, args.base_commit, args.branch)
     settings = Settings(
-        config_path=_config_path(args),
+        config_path=args.config,
         git=git,
-        json_path=args.json,
-        markdown_path=None if to_stdout or not args.markdown else Path(args.markdown),
-        markdown_stdout=to_stdout,
-        quiet=args.quiet,
-        debug=args.debug,
         env=env,
-        event_name=env.get("GITHUB_EVENT_NAME") or None,
         dry_run=args.dry_run,
-        promote=args.promote,
+        promotion=PromotionContext(None, git.head_branch) if args.promote else None,
+        run_id=args.run_id,
     )
-    return run(settings).exit_code
+    return check(
+        settings,
+        json_path=args.json,
+        markdown=args.markdown,
+        quiet=args.quiet,
+        debug=bool(getattr(args, "debug", False)),
+    ).exit_code
 
 
-def _ancestors(env: Mapping[str, str]) -> Callable[[str, int], list[str]]:
-    """git's history, else the GitHub API when GITHUB_TOKEN and GITHUB_REPOSITORY are set."""
-    from mlaction.gitcontext import first_of, git_ancestors
+def discover_git(
+    env: Mapping[str, str],
+    commit: str | None = None,
+    base_commit: str | None = None,
+    branch: str | None = None,
+) -> GitContext:
+    """The commits to judge: flags first, then the GitHub event (the PR head sha, not the merge
+    commit), then $GITHUB_SHA, then the working directory's git HEAD."""
+    from mlaction.gitcontext import GitContext, ancestry, git_branch, git_head
+    from mlaction.github.runner import GitHubContext
 
-    def from_api(sha: str, count: int) -> list[str]:
-        token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
-        if not token or not repository:
-            return []
+    ctx = GitHubContext.from_env(env)
+    found: tuple[str | None, str | None, str | None, str | None]
+    if ctx.sha:
+        found = (ctx.sha, ctx.base_sha, ctx.base_ref, ctx.head_ref)
+    else:
+        found = (git_head(), None, None, git_branch())
+    return GitContext(
+        commit=commit or found[0],
+        base_commit=base_commit or found[1],
+        base_branch=found[2],
+        head_branch=branch or found[3],
+        ancestors=ancestry(None, _api_ancestors(env)),
+    )
+
+
+def _api_ancestors(env: Mapping[str, str]) -> Ancestors | None:
+    """GitHub's commits API, when GITHUB_TOKEN and GITHUB_REPOSITORY are set."""
+    token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
+    if not token or not repository:
+        return None
+
+    def walk(sha: str, count: int) -> list[str]:
         from mlaction.github.client import GitHubClient
 
         api = env.get("GITHUB_API_URL") or "https://api.github.com"
         return GitHubClient(token, api_url=api, repository=repository).ancestors(sha, count)
 
-    return first_of([git_ancestors(), from_api])
+    return walk
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from mlaction.config import load_config
 
-    loaded = load_config(_config_path(args))
+    loaded = load_config(args.config)
     gate = loaded.gate
     rules = sum(
         (r.min is not None) + (r.max is not None) + (r.max_regression is not None)
@@ -205,13 +304,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from mlaction.config.load import clean_comment_id
+    from mlaction.engine import comment_marker
     from mlaction.report.markdown import render_markdown
     from mlaction.report.model import load_report
 
-    report = load_report(args.report)
-    text = render_markdown(report, user_template=args.template)
+    saved = load_report(args.report)
+    # Printing only: the report's own id may name the marker, reduced to safe characters.
+    raw_id = args.comment_id or saved.comment_id
+    marker = comment_marker(clean_comment_id(raw_id)) if raw_id else None
+    text = render_markdown(saved, marker=marker, user_template=args.template)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        _write_text(args.output, text, "--output")
     else:
         sys.stdout.write(text)
     return EXIT_PASS
@@ -219,6 +323,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_comment(args: argparse.Namespace) -> int:
     """Post a saved report. Its purpose is posting: failing to post is exit 2."""
+    from mlaction.action import trusted_comment_id
+    from mlaction.engine import comment_marker
     from mlaction.github.client import GitHubClient
     from mlaction.github.publish import should_create
     from mlaction.github.runner import GitHubContext
@@ -231,44 +337,56 @@ def cmd_comment(args: argparse.Namespace) -> int:
     if not repository:
         raise UsageError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY.")
     token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or ""
-    report = load_report(args.report)
-    if not report.get("marker"):
-        raise UsageError(
-            f"report {args.report} has no comment marker (`marker` field).",
-            hint="Pass the JSON report written by `ml-gate check --json PATH` or by the "
-            "action (its `report` output); the marker identifies the comment to update.",
-        )
+    saved = load_report(args.report)  # untrusted: validated, and never the source of the marker
+    marker = comment_marker(trusted_comment_id(args.config, Path.cwd(), env))
     client = GitHubClient(token, api_url=ctx.api_url, repository=repository, login=args.author)
-    create = should_create(args.mode, str(report["verdict"]))
     result = client.upsert_comment(
-        args.pr, str(report["marker"]), render_markdown(report), create=create
+        args.pr,
+        marker,
+        render_markdown(saved, marker=marker),
+        create=should_create(args.mode, saved.verdict),
     )
     print(f"PR #{args.pr}: comment {result.action} {result.url or ''}".rstrip())
     return EXIT_PASS
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    path = _config_path(args)
+    path: Path = args.config
     if path.exists() and not args.force:
         raise UsageError(f"{path} already exists.", hint="Pass --force to overwrite it.")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(STARTER, encoding="utf-8")
+    _write_text(path, STARTER, "--config")
     print(f"wrote {path}; edit the experiment and metrics, then run `ml-gate validate`.")
     return EXIT_PASS
 
 
-def discover_commits(
-    env: Mapping[str, str],
-) -> tuple[str | None, str | None, str | None, str | None]:
-    """(commit, base commit, base branch, branch): the PR head sha of the GitHub event when
-    there is one, else $GITHUB_SHA, else the working directory's git HEAD."""
-    from mlaction.gitcontext import git_branch, git_head
-    from mlaction.github.runner import GitHubContext
+def _write_text(path: Path, text: str, flag: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {flag} {path}: {exc.strerror}.",
+            hint="Pass a file path in an existing, writable folder.",
+        ) from None
 
-    ctx = GitHubContext.from_env(env)
-    if ctx.sha:
-        return ctx.sha, ctx.base_sha, ctx.base_ref, ctx.head_ref
-    return git_head(), None, None, git_branch()
+
+@contextmanager
+def _debug_lines(stream: IO[str], enabled: bool) -> Iterator[None]:
+    """With --debug, records of the `mlaction` logger go to stderr (queries, retries)."""
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("mlaction")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("ml-gate debug: %(message)s"))
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 if __name__ == "__main__":

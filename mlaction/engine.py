@@ -1,69 +1,108 @@
-"""run(settings, tracker, ...) -> exit code. The CLI and the Action entrypoint both call it."""
+"""THE pipeline: (settings, tracker) -> GateResult, a typed, frozen value.
+
+Load the config, select the runs (candidate, baseline, history), judge them, promote when the
+context allows it, build the report and its Markdown. No printing, no exit codes, no GitHub: the
+doors (cli.py, action.py) turn a GateResult into terminal output, files, outputs and comments.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
+import logging
+import re
 import threading
-import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from mlaction.config import GateConfig, LoadedConfig, load_config
-from mlaction.errors import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, MlGateError, TrackerError
+from mlaction.errors import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, MlGateError, TrackerError, UsageError
 from mlaction.gate.verdict import Override, Verdict, evaluate
 from mlaction.gitcontext import GitContext
 from mlaction.promote import PromotionResult, promote, skip_reason
 from mlaction.report.markdown import render_markdown
-from mlaction.report.model import build_report, dump_report
-from mlaction.report.terminal import render_terminal
+from mlaction.report.model import Report, build_report
 from mlaction.selection import select_runs
 from mlaction.trackers import build_tracker
 from mlaction.trackers.base import Tracker
 
+log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 
 
-@dataclass
+@dataclass(frozen=True)
+class PromotionContext:
+    """Where this gate runs, for promotion's rules. `event_name=None`: asked for explicitly."""
+
+    event_name: str | None
+    branch: str | None
+
+
+@dataclass(frozen=True)
 class Settings:
+    """What the engine needs from either door."""
+
     config_path: Path
     git: GitContext = field(default_factory=GitContext)
-    json_path: Path | None = None
-    markdown_path: Path | None = None
-    markdown_stdout: bool = False
-    quiet: bool = False
-    debug: bool = False
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    env: Mapping[str, str] = field(default_factory=dict)  # for ${VAR} in the config
+    root: Path | None = None  # the workspace: config paths (comment ids) are named from it
     now: datetime | None = None
     run_url: str | None = None
-    event_name: str | None = None
-    root: Path | None = None  # the workspace: config paths (comment ids) are named from it
-    dry_run: bool = False
-    promote: bool = False  # the Action promotes (event/branch rules apply); the CLI on --promote
-    labels: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # the pull request's labels (the reviewed override)
     label_author: Callable[[str], str | None] | None = None
+    promotion: PromotionContext | None = None  # None: never promote
+    dry_run: bool = False  # promotion: say what would happen, change nothing
+    run_id: str | None = None  # judge this run (`run-id` input, --run-id)
 
 
-@dataclass
-class Outcome:
-    exit_code: int
-    report: dict[str, Any] | None = None
-    markdown: str | None = None
-    config: LoadedConfig | None = None
-    error: MlGateError | None = None
+@dataclass(frozen=True)
+class GateResult:
+    """Everything one evaluation decided, typed; the report is its JSON form."""
+
+    config: LoadedConfig
+    verdict: Verdict
+    report: Report
+    markdown: str
+    override: Override | None = None
+    promotion: PromotionResult | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.report)
+
+    @property
+    def marker(self) -> str:
+        return comment_marker(self.config.comment_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.report.to_json()
+
+    @staticmethod
+    def from_json(data: object, source: str = "report") -> Report:
+        """A saved result, validated as untrusted data (its runs' history is not in it)."""
+        return Report.from_json(data, source)
 
 
-def evaluate_gate(
-    settings: Settings, tracker: Tracker | None = None
-) -> tuple[LoadedConfig, dict[str, Any], str]:
-    """Load the config, query the tracker, judge, promote when asked, build report and Markdown."""
+def comment_marker(comment_id: str) -> str:
+    """The sticky comment's identity. `comment_id` comes from the trusted config side."""
+    return f"<!-- ml-gate:{comment_id} -->"
+
+
+def exit_code(report: Report) -> int:
+    """0 pass/warn, 1 fail; 2 when a promotion that should have happened could not be made."""
+    if report.promotion is not None and report.promotion.action == "failed":
+        return EXIT_ERROR
+    return EXIT_FAIL if report.verdict == "fail" else EXIT_PASS
+
+
+def evaluate_gate(settings: Settings, tracker: Tracker | None = None) -> GateResult:
+    """Load the config, query the tracker, judge, promote when allowed, build the report."""
     loaded = load_config(settings.config_path, settings.env)
     if settings.root is not None:
         loaded = replace(loaded, root=settings.root)
-    gate = loaded.gate
+    gate = _with_run_id(loaded.gate, settings.run_id)
     tracker = tracker or build_tracker(gate.tracker)
     # Each request is bounded by the timeout and few retries; the whole tracker phase also has
     # a hard deadline (45 s with the default 30 s timeout), so a hung tracker never hangs a job.
@@ -71,31 +110,54 @@ def evaluate_gate(
     selection = with_deadline(
         lambda: select_runs(gate, tracker, settings.git), deadline, tracker.describe()
     )
+    log.debug("candidate: run %r; baseline: %s", selection.candidate.id, selection.baseline_reason)
     override = find_override(gate.override.label, settings)
     verdict = evaluate(gate, selection, settings.now or datetime.now(timezone.utc), override)
     promotion = None
-    if gate.promote is not None and settings.promote:
+    if gate.promote is not None and settings.promotion is not None:
+        context = settings.promotion
         promotion = with_deadline(
-            lambda: run_promotion(gate, tracker, verdict, settings), deadline, tracker.describe()
+            lambda: run_promotion(gate, tracker, verdict, context, settings.dry_run),
+            deadline,
+            tracker.describe(),
         )
     meta = {
         "title": gate.comment.title,
         "config": loaded.path.as_posix(),
         "comment_id": loaded.comment_id,
-        "marker": f"<!-- ml-gate:{loaded.comment_id} -->",
         "run_url": settings.run_url,
         "history_branch": gate.baseline.branch,
         "tracker": gate.tracker.type,
         "experiment": gate.tracker.experiment,
-        "override": {"label": override.label, "by": override.by} if override else None,
-        "promotion": asdict(promotion) if promotion else None,
     }
-    report = build_report(verdict, meta)
+    report = build_report(
+        verdict,
+        meta=meta,
+        override=override,
+        promotion=vars(promotion) if promotion else None,
+        more_runs=verdict.more_runs,
+    )
     template = None
     if gate.comment.template:
         template = (loaded.path.parent / gate.comment.template).resolve()
-    markdown = render_markdown(report, user_template=template)
-    return loaded, report, markdown
+    markdown = render_markdown(
+        report, marker=comment_marker(loaded.comment_id), user_template=template
+    )
+    return GateResult(loaded, verdict, report, markdown, override, promotion)
+
+
+def _with_run_id(gate: GateConfig, run_id: str | None) -> GateConfig:
+    """`run-id` / --run-id: judge that run (`candidate.select: run_id`), one lookup by key."""
+    if not run_id:
+        return gate
+    if not _RUN_ID.match(run_id):
+        raise UsageError(
+            f"run id {run_id[:80]!r} is not a run id.",
+            hint="Pass the id the tracker gave the run (MLflow: 32 hex characters; W&B: the "
+            "run's id, not its display name).",
+        )
+    candidate = gate.candidate.model_copy(update={"select": "run_id", "run_id": run_id})
+    return gate.model_copy(update={"candidate": candidate})
 
 
 def find_override(label: str | None, settings: Settings) -> Override | None:
@@ -107,57 +169,22 @@ def find_override(label: str | None, settings: Settings) -> Override | None:
 
 
 def run_promotion(
-    gate: GateConfig, tracker: Tracker, verdict: Verdict, settings: Settings
+    gate: GateConfig,
+    tracker: Tracker,
+    verdict: Verdict,
+    context: PromotionContext,
+    dry_run: bool,
 ) -> PromotionResult:
     """Promote when the event, branch and verdict allow; a failure is recorded, not raised."""
     config = gate.promote
     assert config is not None
-    reason = skip_reason(config, verdict.verdict, settings.event_name, settings.git.head_branch)
+    reason = skip_reason(config, verdict.verdict, context.event_name, context.branch)
     if reason:
         return PromotionResult(config.model, config.alias, "skipped", reason=reason)
     try:
-        return promote(config, tracker, verdict.selection.candidate, dry_run=settings.dry_run)
+        return promote(config, tracker, verdict.selection.candidate, dry_run=dry_run)
     except MlGateError as exc:
         return PromotionResult(config.model, config.alias, "failed", reason=str(exc))
-
-
-def run(settings: Settings, tracker: Tracker | None = None, out: IO[str] | None = None) -> Outcome:
-    """`ml-gate check`: judge, print, write the requested files; errors become exit code 2."""
-    stream = out or sys.stdout
-    try:
-        loaded, report, markdown = evaluate_gate(settings, tracker)
-    except MlGateError as exc:
-        report_error(exc, settings.debug)
-        return Outcome(EXIT_ERROR, error=exc)
-    if settings.json_path:
-        dump_report(report, settings.json_path)
-    if settings.markdown_path:
-        Path(settings.markdown_path).write_text(markdown, encoding="utf-8")
-    if not settings.quiet:
-        print(render_terminal(report), file=stream)
-    if settings.markdown_stdout:
-        print("\n" + markdown, file=stream)
-    promotion = report.get("promotion") or {}
-    if promotion.get("action") == "failed":
-        print(f"ml-gate: promotion failed: {promotion.get('reason')}", file=sys.stderr)
-    return Outcome(exit_code_for(report), report, markdown, loaded)
-
-
-def exit_code_for(report: Mapping[str, Any]) -> int:
-    """0 pass/warn, 1 fail; 2 when a promotion that should have happened could not be made."""
-    if (report.get("promotion") or {}).get("action") == "failed":
-        return EXIT_ERROR
-    verdict = str(report.get("verdict"))
-    return {"pass": EXIT_PASS, "warn": EXIT_PASS, "fail": EXIT_FAIL}.get(verdict, EXIT_ERROR)
-
-
-def report_error(exc: BaseException, debug: bool, stream: IO[str] | None = None) -> None:
-    """The one place an error becomes a message for the user (traceback only with --debug)."""
-    stream = stream or sys.stderr
-    if debug:
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=stream)
-    title = getattr(exc, "title", "error")
-    print(f"ml-gate: {title}: {exc}", file=stream)
 
 
 def with_deadline(fn: Callable[[], _T], seconds: float, where: str) -> _T:

@@ -1,16 +1,33 @@
-"""One exception family; one handler maps it to a message and an exit code."""
+"""One exception family, and the one boundary both doors use to turn any exception into a
+message and an exit code.
+
+Exit codes: 0 pass or warn; 1 the gate was evaluated and a rule failed (nothing else ever exits
+1); 2 everything else: usage, config, tracker and GitHub errors, and any unexpected internal
+error; 130 interrupted. Like pre-commit's error_handler: an expected error prints one line (and
+its hint); an unexpected one prints "internal error ... please report it", with the traceback
+only when asked (`--debug`, or `RUNNER_DEBUG=1` in the Action).
+"""
 
 from __future__ import annotations
+
+import re
+import traceback
+from dataclasses import dataclass
+from typing import IO
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+ISSUES_URL = "https://github.com/ml-gate/ml-gate/issues"
+_MAX_DETAIL = 500  # characters of an unexpected exception's text in the one line
+_USERINFO = re.compile(r"(?<=://)[^/@\s:]*(?::[^/@\s]*)?@")
 
 
 class MlGateError(Exception):
     """A failure the user can fix. The message says what went wrong, where, and the fix."""
 
-    exit_code = EXIT_ERROR
     title = "ml-gate error"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
@@ -52,3 +69,51 @@ class GitHubError(MlGateError):
 
 class PromotionError(MlGateError):
     title = "promotion failed"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the boundary makes of an exception: a title, the text for people, an exit code."""
+
+    title: str
+    text: str  # the message (and its hint on the next line); no traceback
+    exit_code: int
+    expected: bool  # an MlGateError (or an interrupt), not a defect of ml-gate
+
+    @property
+    def line(self) -> str:
+        """The one line printed to the terminal: `ml-gate: <title>: <text>`."""
+        return f"ml-gate: {self.title}: {self.text}"
+
+
+def classify(exc: BaseException) -> Failure:
+    """Any exception -> its Failure. Never raises."""
+    if isinstance(exc, MlGateError):
+        return Failure(exc.title, redact(str(exc)), EXIT_ERROR, True)
+    if isinstance(exc, KeyboardInterrupt):
+        return Failure("interrupted", "stopped before a verdict", EXIT_INTERRUPTED, True)
+    detail = redact(_first_line(f"{type(exc).__name__}: {exc}"))
+    text = f"{detail}; please report it at {ISSUES_URL} (rerun with --debug for the traceback)"
+    return Failure("internal error", text, EXIT_ERROR, False)
+
+
+def handle(exc: BaseException, stream: IO[str], *, debug: bool = False) -> Failure:
+    """Print the failure for a terminal (traceback first, only with `debug`); return it."""
+    failure = classify(exc)
+    if debug:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        print(redact(tb), file=stream, end="")
+    print(failure.line, file=stream)
+    return failure
+
+
+def redact(text: str) -> str:
+    """Remove credentials written into URLs (`https://user:pass@host` -> `https://***@host`)."""
+    return _USERINFO.sub("***@", text)
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    if len(line) > _MAX_DETAIL:
+        line = line[: _MAX_DETAIL - 1] + "… (truncated)"
+    return line

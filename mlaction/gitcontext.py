@@ -89,3 +89,8 @@ def git_output(args: list[str], cwd: Path | None = None) -> str | None:
         return None
     out = done.stdout.strip()
     return out if done.returncode == 0 and out and out != "HEAD" else None
+
+
+def ancestry(repo: Path | None, api: Ancestors | None = None) -> Ancestors:
+    """The checked-out history first (no API call), else `api` (GitHub's commits API)."""
+    return first_of([git_ancestors(repo), *([api] if api else [])])

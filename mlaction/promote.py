@@ -27,10 +27,6 @@ class PromotionResult:
     previous: str | None = None
     reason: str = ""
 
-    @property
-    def promoted(self) -> bool:
-        return self.action == "promoted"
-
 
 def skip_reason(
     config: PromoteConfig, verdict: str, event: str | None, branch: str | None

@@ -29,8 +29,19 @@ class LoadedConfig:
 
     @property
     def comment_id(self) -> str:
-        raw = self.gate.comment.id or _relative(self.path, self.root).as_posix()
-        return re.sub(r"[^A-Za-z0-9._/-]", "_", raw).strip("-") or "default"
+        return comment_id(self.path, self.root, self.gate.comment.id)
+
+
+def comment_id(path: Path, root: Path | None = None, explicit: str | None = None) -> str:
+    """The sticky comment's id: `comment.id`, else the config path as the repository names it;
+    reduced to `[A-Za-z0-9._/-]`, so it is safe inside an HTML comment marker."""
+    return clean_comment_id(explicit or _relative(path, root).as_posix())
+
+
+def clean_comment_id(raw: str) -> str:
+    """An id reduced to `[A-Za-z0-9._/-]` (at most 200 characters): nothing in it can end the
+    HTML comment it is written into."""
+    return re.sub(r"[^A-Za-z0-9._/-]", "_", raw[:200]).strip("-") or "default"
 
 
 def _relative(path: Path, root: Path | None = None) -> Path:

@@ -47,6 +47,7 @@ class Verdict:
     # Per metric, in config order: its rules and how it was compared (for the report's table)
     metrics: tuple[MetricJudgement, ...] = ()
     trend_points: int = 20  # comment.history: how many history runs the trend shows
+    more_runs: int = 0  # extra replicate runs of the candidate that would settle the gate
 
     @property
     def passed(self) -> bool:

@@ -9,40 +9,45 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
 from mlaction.errors import GitHubError
-from mlaction.github.client import CommentResult, GitHubClient
 from mlaction.github.runner import annotation, append_summary, write_outputs
+from mlaction.report.model import Report
 
 CommentMode = Literal["always", "on_failure", "never"]
 
 
 @dataclass(frozen=True)
-class Destination:
-    """Where a report goes on GitHub (from the runner's environment)."""
+class StepFiles:
+    """The runner's files for this step: $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY."""
 
     output_path: str | None = None
     summary_path: str | None = None
-    pr_number: int | None = None
-    dry_run: bool = False
+
+    def outputs(self, outputs: Mapping[str, str]) -> None:
+        if self.output_path:
+            write_outputs(self.output_path, outputs)
+
+    def summary(self, markdown: str) -> None:
+        if self.summary_path:
+            append_summary(self.summary_path, markdown)
 
 
-def outputs_for(report: Mapping[str, Any], report_path: str | None) -> dict[str, str]:
-    verdict = str(report.get("verdict", "error"))
-    candidate = report.get("candidate") or {}
-    baseline = report.get("baseline") or {}
-    promotion = report.get("promotion") or {}
+def outputs_for(report: Report, report_path: str | None) -> dict[str, str]:
+    promotion = report.promotion
+    action = promotion.action if promotion else None
     return {
-        "passed": "true" if verdict in ("pass", "warn") else "false",
-        "verdict": verdict,
-        "candidate-run-id": str(candidate.get("id") or ""),
-        "baseline-run-id": str(baseline.get("id") or ""),
-        "failed-checks": json.dumps(list(report.get("failed_checks", []))),
+        "passed": "true" if report.verdict in ("pass", "warn") else "false",
+        "verdict": report.verdict,
+        "candidate-run-id": report.candidate.id,
+        "baseline-run-id": report.baseline.id if report.baseline else "",
+        "failed-checks": json.dumps(list(report.failed_checks)),
         "report": report_path or "",
-        "promoted": "true" if promotion.get("action") == "promoted" else "false",
-        "promoted-version": str(promotion.get("version") or "")
-        if promotion.get("action") in ("promoted", "already")
+        "more-runs": str(report.more_runs),
+        "promoted": "true" if action == "promoted" else "false",
+        "promoted-version": (promotion.version or "")
+        if promotion and action in ("promoted", "already")
         else "",
     }
 
@@ -55,29 +60,19 @@ def error_outputs(report_path: str | None = None) -> dict[str, str]:
         "baseline-run-id": "",
         "failed-checks": "[]",
         "report": report_path or "",
+        "more-runs": "0",
         "promoted": "false",
         "promoted-version": "",
+        "comment-url": "",
     }
 
 
-def write_step_outputs(dest: Destination, outputs: Mapping[str, str]) -> None:
-    if dest.output_path:
-        write_outputs(dest.output_path, outputs)
-
-
-def write_summary(dest: Destination, markdown: str) -> None:
-    if dest.summary_path:
-        append_summary(dest.summary_path, markdown)
-
-
-def annotate(report: Mapping[str, Any], stream: IO[str]) -> None:
+def annotate(report: Report, stream: IO[str]) -> None:
     """One `::error` per failed check, one `::warning` per warning."""
-    for check in report.get("checks", []):
-        status = check.get("status")
-        if status in ("fail", "warn"):
-            level: Literal["error", "warning"] = "error" if status == "fail" else "warning"
-            title = f"ml-gate: {check.get('name')}"
-            print(annotation(level, str(check.get("message", "")), title=title), file=stream)
+    for check in report.checks:
+        if check.status in ("fail", "warn"):
+            level: Literal["error", "warning"] = "error" if check.status == "fail" else "warning"
+            print(annotation(level, check.message, title=f"ml-gate: {check.name}"), file=stream)
 
 
 def should_create(mode: CommentMode, verdict: str) -> bool:
@@ -87,12 +82,6 @@ def should_create(mode: CommentMode, verdict: str) -> bool:
     if mode == "on_failure":
         return verdict in ("fail", "error")
     return False
-
-
-def post_comment(
-    client: GitHubClient, pr: int, marker: str, body: str, *, create: bool
-) -> CommentResult:
-    return client.upsert_comment(pr, marker, body, create=create)
 
 
 def comment_failure_warning(exc: GitHubError) -> str:

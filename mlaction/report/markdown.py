@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import jinja2.sandbox
@@ -29,6 +29,7 @@ from mlaction.report.format import (
     signed,
     sparkline,
 )
+from mlaction.report.model import Report
 
 COMMENT_LIMIT = 65_536
 SUMMARY_LIMIT = 1_000_000  # GitHub's job summary holds 1 MiB per step
@@ -62,25 +63,30 @@ def _environment(sandboxed: bool, loader: jinja2.BaseLoader) -> jinja2.Environme
 
 
 def render_markdown(
-    report: Mapping[str, Any],
+    report: Report,
     *,
+    marker: str | None = None,
     template: str = "comment.md.j2",
     user_template: Path | None = None,
     summary: bool = False,
 ) -> str:
-    """The comment (or, with `summary`, the job summary) Markdown, capped at the size limit."""
-    context = {"report": report, **report}
-    if summary:
-        context["marker"] = None
+    """The comment (or, with `summary`, the job summary) Markdown, capped at GitHub's limit.
+
+    `marker` (the comment's identity) comes from the trusted side, the config, never from the
+    report: the comment starts with it, and it appears nowhere else.
+    """
+    data = report.to_json()
+    context = {"report": data, **data, "marker": None}
     if user_template is not None:
         text = _render_user(user_template, context)
     else:
         env = _environment(False, jinja2.PackageLoader("mlaction.report", "templates"))
         text = env.get_template(template).render(context)
-    marker = context.get("marker")
-    if marker and marker not in text:
-        text = f"{marker}\n{text}"
-    return cap(text, SUMMARY_LIMIT if summary else COMMENT_LIMIT)
+    if summary:
+        return cap(text, SUMMARY_LIMIT, what="job summary", unit="bytes")
+    if marker:
+        text = f"{marker}\n" + text.replace(marker, "")
+    return cap(text, COMMENT_LIMIT)
 
 
 def _render_user(path: Path, context: Mapping[str, Any]) -> str:
@@ -102,16 +108,30 @@ def _render_user(path: Path, context: Mapping[str, Any]) -> str:
         raise ConfigError(f"comment.template {path}: {exc}.") from None
 
 
-def cap(text: str, limit: int = COMMENT_LIMIT) -> str:
-    """Cut to `limit` characters at a line boundary, close open <details>, say so visibly."""
-    if len(text) <= limit:
+def cap(
+    text: str,
+    limit: int = COMMENT_LIMIT,
+    *,
+    what: str = "GitHub comment",
+    unit: Literal["characters", "bytes"] = "characters",
+) -> str:
+    """Cut to `limit` characters (or UTF-8 bytes) at a line boundary, close open <details>, and
+    say so visibly. GitHub counts a comment in characters and a job summary in bytes."""
+
+    def size(value: str) -> int:
+        return len(value.encode("utf-8")) if unit == "bytes" else len(value)
+
+    total = size(text)
+    if total <= limit:
         return text
     note = (
-        f"\n\n> [!WARNING]\n> This report was truncated: it is {len(text):,} characters and a "
-        f"GitHub comment holds at most {limit:,}. The job summary and the JSON report are "
-        "complete.\n"
+        f"\n\n> [!WARNING]\n> This report was truncated: it is {total:,} {unit} and a "
+        f"{what} holds at most {limit:,}. The JSON report is complete.\n"
     )
-    cut = text[: limit - len(note) - 40]
+    budget = limit - size(note) - 40
+    cut = text[:budget]
+    while size(cut) > budget:  # bytes: multi-byte characters take more than one
+        cut = cut[: len(cut) - max(1, (size(cut) - budget) // 4)]
     cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
     opened = cut.count("<details") - cut.count("</details>")
     cut += "\n</details>" * max(0, opened)

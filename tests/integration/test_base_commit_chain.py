@@ -67,9 +67,10 @@ def test_nearest_ancestor_from_git_history(tmp_path: Path, runs: RunLogger) -> N
     tracker.search = counting  # type: ignore[method-assign]
     git = GitContext(HEAD, base, "main", ancestors=git_ancestors(tmp_path / "repo"))
 
-    _, report, markdown = evaluate_gate(
+    result = evaluate_gate(
         Settings(config_path=write_config(tmp_path, runs), git=git, env={}), tracker
     )
+    report, markdown = result.to_json(), result.markdown
 
     assert report["baseline"]["id"] == near
     assert report["baseline_reason"] == (
@@ -89,13 +90,13 @@ def test_max_ancestors_bounds_the_walk_then_falls_back(tmp_path: Path, runs: Run
     runs.log(HEAD, branch="feature", metrics={"accuracy": 0.92})
     git = GitContext(HEAD, shas[-1], "main", ancestors=git_ancestors(tmp_path / "repo"))
 
-    _, report, _ = evaluate_gate(
+    report = evaluate_gate(
         Settings(
             config_path=write_config(tmp_path, runs, ", max_ancestors: 3"),
             git=git,
             env={},
         )
-    )
+    ).to_json()
 
     assert report["baseline"]["id"] == latest
     assert report["baseline_reason"] == (

@@ -16,7 +16,9 @@ import pytest
 from backends import Backend, MlflowBackend, WandbBackend
 from fakes.wandb_server import FakeWandbServer
 
-from mlaction.engine import Outcome, Settings, run
+from mlaction.cli import Outcome
+from mlaction.cli import check as check_gate
+from mlaction.engine import Settings
 from mlaction.gitcontext import GitContext
 
 CAND = "c" * 40
@@ -41,7 +43,7 @@ def gate(
 ) -> Outcome:
     path = write_config(backend.config_header() + body)
     settings = Settings(config_path=path, git=GitContext(commit=commit), env={})
-    return run(settings, out=io.StringIO())
+    return check_gate(settings, out=io.StringIO())
 
 
 def report(outcome: Outcome) -> dict[str, Any]:

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from mlflow_helpers import RunLogger
 
-from mlaction.engine import Outcome, Settings, run
+from mlaction.cli import Outcome
+from mlaction.cli import check as check_gate
+from mlaction.engine import Settings
 from mlaction.gitcontext import GitContext
 
 CAND = "c" * 40
@@ -34,10 +36,10 @@ def gate(
     settings = Settings(
         config_path=path,
         git=GitContext(commit=commit, base_commit=base_commit),
-        json_path=tmp_json,
         env={},
     )
-    return run(settings, out=io.StringIO())
+    json_path = tmp_json
+    return check_gate(settings, out=io.StringIO(), json_path=json_path)
 
 
 def checks(outcome: Outcome) -> dict[str, dict[str, object]]:

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from mlflow_helpers import RunLogger
 
+from mlaction.cli import Outcome
+from mlaction.cli import check as check_gate
 from mlaction.config import TrackerConfig
-from mlaction.engine import Outcome, Settings, run
+from mlaction.engine import Settings
 from mlaction.gitcontext import GitContext
 from mlaction.runs import ModelVersionRef, Run
 from mlaction.trackers import build_tracker
@@ -46,7 +48,7 @@ def gate(
 ) -> Outcome:
     text = f"tracker:\n  uri: {runs.uri}\n  experiment: {runs.experiment}\n  timeout: 10s\n{body}"
     settings = Settings(config_path=write_config(text), git=git or GitContext(), env={})
-    outcome = run(settings, tracker=tracker, out=io.StringIO())
+    outcome = check_gate(settings, tracker=tracker, out=io.StringIO())
     assert outcome.report is not None, outcome.error
     return outcome
 

@@ -15,7 +15,7 @@ from mlaction.errors import ConfigError
 from mlaction.gate.verdict import evaluate
 from mlaction.report.format import md_escape, sparkline
 from mlaction.report.markdown import COMMENT_LIMIT, cap, render_markdown
-from mlaction.report.model import build_report
+from mlaction.report.model import Report, build_report
 from mlaction.report.terminal import render_terminal
 from mlaction.runs import Run, Selection
 
@@ -47,7 +47,7 @@ def make_run(run_id: str, commit: str, name: str | None = None, **metrics: float
     )
 
 
-def report_for(candidate: Run, baseline: Run | None, extra: str = "", history: int = 0) -> dict:
+def report_for(candidate: Run, baseline: Run | None, extra: str = "", history: int = 0) -> Report:
     gate = parse_config(CONFIG + extra, Path(".github/ml-gate.yml"), {}).gate
     past = tuple(
         make_run(f"h{i}", "0" * 40, accuracy=0.90 + i / 200, f1=0.9, val_loss=0.3 - i / 100)
@@ -63,42 +63,42 @@ def report_for(candidate: Run, baseline: Run | None, extra: str = "", history: i
         "title": "iris",
         "config": ".github/ml-gate.yml",
         "comment_id": ".github/ml-gate.yml",
-        "marker": "<!-- ml-gate:.github/ml-gate.yml -->",
         "run_url": None,
         "history_branch": "main",
     }
-    return build_report(verdict, meta)
+    return build_report(verdict, meta=meta)
 
 
+MARKER = "<!-- ml-gate:.github/ml-gate.yml -->"
 BASE = make_run("base", "b" * 40, accuracy=0.93, f1=0.91, val_loss=0.25)
 
 
 def test_golden_pass(regen_golden: bool) -> None:
     cand = make_run("cand", "c" * 40, accuracy=0.935, f1=0.92, val_loss=0.24)
     report = report_for(cand, BASE, history=5)
-    assert report["verdict"] == "pass"
-    check_golden("pass.md", render_markdown(report), regen_golden)
+    assert report.verdict == "pass"
+    check_golden("pass.md", render_markdown(report, marker=MARKER), regen_golden)
 
 
 def test_golden_fail(regen_golden: bool) -> None:
     cand = make_run("cand", "c" * 40, accuracy=0.87, f1=0.92, val_loss=0.3)
     report = report_for(cand, BASE)
-    assert report["verdict"] == "fail"
-    check_golden("fail.md", render_markdown(report), regen_golden)
+    assert report.verdict == "fail"
+    check_golden("fail.md", render_markdown(report, marker=MARKER), regen_golden)
 
 
 def test_golden_warn(regen_golden: bool) -> None:
     cand = make_run("cand", "c" * 40, accuracy=0.87, f1=math.nan, val_loss=0.25)
     report = report_for(cand, BASE, extra="on_failure: warn\n")
-    assert report["verdict"] == "warn"
-    check_golden("warn.md", render_markdown(report), regen_golden)
+    assert report.verdict == "warn"
+    check_golden("warn.md", render_markdown(report, marker=MARKER), regen_golden)
 
 
 def test_golden_no_baseline(regen_golden: bool) -> None:
     cand = make_run("cand", "c" * 40, accuracy=0.95, f1=0.92, val_loss=0.2)
     report = report_for(cand, None)
-    assert report["verdict"] == "pass"
-    check_golden("no-baseline.md", render_markdown(report), regen_golden)
+    assert report.verdict == "pass"
+    check_golden("no-baseline.md", render_markdown(report, marker=MARKER), regen_golden)
 
 
 EVIL = "<img src=x> @everyone | x [link](http://evil) **bold** `code`\n# heading"
@@ -121,7 +121,7 @@ def test_golden_escaping(regen_golden: bool) -> None:
         url="http://mlflow:5000/#/runs/b",
         metrics={"accuracy": 0.99, "f1": 0.9, "val_loss": 0.2},
     )
-    markdown = render_markdown(report_for(cand, base))
+    markdown = render_markdown(report_for(cand, base), marker=MARKER)
     check_golden("escaping.md", markdown, regen_golden)
     assert "<img" not in markdown
     assert "@everyone" not in markdown
@@ -138,7 +138,7 @@ def test_metric_name_from_config_is_escaped_too() -> None:
     text = "tracker: {experiment: x}\nmetrics:\n  'a|b<i>': {min: 0}\n"
     gate = parse_config(text, Path("g.yml"), {}).gate
     verdict = evaluate(gate, Selection(Run(id="c", metrics={"a|b<i>": 1.0}), None, "none"), NOW)
-    markdown = render_markdown(build_report(verdict, {}))
+    markdown = render_markdown(build_report(verdict))
     assert "a\\|b&lt;i&gt;" in markdown
     assert "<i>" not in markdown
 
@@ -157,7 +157,7 @@ def test_comment_is_capped_with_visible_note() -> None:
     extra = "".join(f"  m{i}: {{min: 0}}\n" for i in range(3000))
     gate = parse_config(CONFIG.replace("metrics:\n", "metrics:\n" + extra), Path("g.yml"), {}).gate
     verdict = evaluate(gate, Selection(cand, BASE, "best"), NOW)
-    markdown = render_markdown(build_report(verdict, {}))
+    markdown = render_markdown(build_report(verdict))
     assert len(markdown) <= COMMENT_LIMIT
     assert "This report was truncated" in markdown
     assert markdown.count("<details") == markdown.count("</details>")
@@ -172,7 +172,7 @@ def test_cap_keeps_short_text() -> None:
 def test_json_report_is_strict_and_renders_again(tmp_path: Path) -> None:
     cand = make_run("cand", "c" * 40, accuracy=math.nan, f1=math.inf, val_loss=0.2)
     report = report_for(cand, BASE)
-    text = json.dumps(report, allow_nan=False)  # raises on NaN/inf
+    text = json.dumps(report.to_json(), allow_nan=False)  # raises on NaN/inf
     again = json.loads(text)
     assert again["candidate"]["metrics"]["accuracy"] is None
     assert set(again["checks"][0]) >= {
@@ -184,25 +184,27 @@ def test_json_report_is_strict_and_renders_again(tmp_path: Path) -> None:
         "baseline_value",
         "message",
     }
-    assert render_markdown(again) == render_markdown(report)
+    assert render_markdown(Report.from_json(again), marker=MARKER) == render_markdown(
+        report, marker=MARKER
+    )
 
 
 def test_user_template_renders_in_sandbox(tmp_path: Path) -> None:
     template = tmp_path / "t.md.j2"
     template.write_text("Verdict {{ verdict }} for {{ candidate.name }}\n")
     cand = make_run("cand", "c" * 40, name="<b>x</b>", accuracy=0.95, f1=0.92, val_loss=0.2)
-    text = render_markdown(report_for(cand, BASE), user_template=template)
+    text = render_markdown(report_for(cand, BASE), marker=MARKER, user_template=template)
     assert text.startswith(
         "<!-- ml-gate:.github/ml-gate.yml -->\nVerdict pass for &lt;b&gt;x&lt;/b&gt;"
     )
 
     template.write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     with pytest.raises(ConfigError, match="not allowed in the sandbox"):
-        render_markdown(report_for(cand, BASE), user_template=template)
+        render_markdown(report_for(cand, BASE), marker=MARKER, user_template=template)
 
     template.write_text("{% if %}")
     with pytest.raises(ConfigError, match=r"t.md.j2, line 1"):
-        render_markdown(report_for(cand, BASE), user_template=template)
+        render_markdown(report_for(cand, BASE), marker=MARKER, user_template=template)
 
 
 def test_sparkline() -> None:
@@ -214,6 +216,6 @@ def test_sparkline() -> None:
 
 def test_terminal_rendering_strips_control_characters() -> None:
     cand = make_run("cand", "c" * 40, name="evil\x1b[2Jname", accuracy=0.95, f1=0.92, val_loss=0.2)
-    text = render_terminal(report_for(cand, BASE))
+    text = render_terminal(report_for(cand, BASE).to_json())
     assert "\x1b" not in text
     assert text.splitlines()[0] == "ml-gate: PASS (passed)"

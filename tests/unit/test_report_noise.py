@@ -16,17 +16,17 @@ from golden_helpers import check_golden
 from mlaction.config import parse_config
 from mlaction.gate.verdict import evaluate
 from mlaction.report.markdown import render_markdown
-from mlaction.report.model import build_report
+from mlaction.report.model import Report, build_report
 from mlaction.runs import Run, Selection
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 CAND_SHA = "c" * 40
 BASE_SHA = "b" * 40
+MARKER = "<!-- ml-gate:.github/ml-gate.yml -->"
 META = {
     "title": "cifar",
     "config": ".github/ml-gate.yml",
     "comment_id": ".github/ml-gate.yml",
-    "marker": "<!-- ml-gate:.github/ml-gate.yml -->",
     "run_url": None,
     "history_branch": "main",
 }
@@ -64,7 +64,7 @@ def make_run(run_id: str, commit: str, branch: str = "main", **metrics: float) -
 
 def report_for(config: str, selection: Selection) -> dict[str, Any]:
     gate = parse_config(config, Path(".github/ml-gate.yml"), {}).gate
-    return build_report(evaluate(gate, selection, NOW), META)
+    return build_report(evaluate(gate, selection, NOW), meta=META).to_json()
 
 
 def replicate_selection() -> Selection:
@@ -116,7 +116,7 @@ def test_golden_replicates(regen_golden: bool) -> None:
     report = report_for(REPLICATES, replicate_selection())
     assert report["verdict"] == "fail"
     assert report["failed_checks"] == ["accuracy.max_regression"]
-    markdown = render_markdown(report)
+    markdown = render_markdown(Report.from_json(report), marker=MARKER)
     check_golden("replicates.md", markdown, regen_golden)
 
     # The table shows the groups: mean ± sd (n) on both sides.
@@ -141,7 +141,7 @@ def test_golden_noise_band_and_trends(regen_golden: bool) -> None:
     assert report["verdict"] == "fail"
     assert report["failed_checks"] == ["f1.noise"]
     assert report["history_runs"] == 20
-    markdown = render_markdown(report)
+    markdown = render_markdown(Report.from_json(report), marker=MARKER)
     check_golden("noise-band.md", markdown, regen_golden)
 
     rows = {m["name"]: m for m in report["metrics"]}
