@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,20 +98,27 @@ def signed(value: object, pct: object = None) -> Markup:
 
 
 def sparkline(values: list[float], candidate: object = None) -> str:
-    points = [float(v) for v in values if isinstance(v, int | float)]
+    points = [float(v) for v in values if _finite_number(v)]
     if len(points) < 2:
         return ""
-    scale = points + ([float(candidate)] if isinstance(candidate, int | float) else [])
+    scale = points + ([float(candidate)] if _finite_number(candidate) else [])
     low, high = min(scale), max(scale)
-    span = high - low
+    # Halves: `high - low` overflows to inf for values near ±1.7e308; halves never do.
+    span = high / 2 - low / 2
 
     def spark(v: float) -> str:
-        return SPARKS[3] if span == 0 else SPARKS[round((v - low) / span * (len(SPARKS) - 1))]
+        if span == 0:
+            return SPARKS[3]
+        return SPARKS[round((v / 2 - low / 2) / span * (len(SPARKS) - 1))]
 
     line = "".join(spark(v) for v in points)
-    if isinstance(candidate, int | float):
-        line += "→" + spark(float(candidate))
+    if _finite_number(candidate):
+        line += "→" + spark(float(candidate))  # type: ignore[arg-type]
     return line
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def ordinal(rank: object, total: object) -> str:
@@ -124,7 +132,7 @@ def ordinal(rank: object, total: object) -> str:
 
 def mermaid(row: Mapping[str, Any]) -> Markup:
     """A Mermaid `xychart-beta` of the history and the candidate (GitHub renders it)."""
-    points = [float(v) for v in row.get("trend") or [] if isinstance(v, int | float)]
+    points = [float(v) for v in row.get("trend") or [] if _finite_number(v)]
     candidate = row.get("candidate")
     if isinstance(candidate, int | float) and math.isfinite(candidate):
         points.append(float(candidate))
@@ -135,12 +143,14 @@ def mermaid(row: Mapping[str, Any]) -> Markup:
         return Markup("")
     title = re.sub(r"[^A-Za-z0-9 ._/-]", "_", str(row.get("name", "")))[:60]
     low, high = min(points), max(points)
-    pad = (high - low) * 0.1 or abs(high) * 0.01 or 1.0
+    pad = (high / 2 - low / 2) * 0.2 or abs(high) * 0.01 or 1.0  # halves: no overflow
+    bottom = max(low - pad, -sys.float_info.max)
+    top = min(high + pad, sys.float_info.max)
     axis = ", ".join(f'"{label}"' for label in labels)
     line = ", ".join(f"{v:.6g}" for v in points)
     return Markup(
         f'```mermaid\nxychart-beta\n    title "{title}"\n    x-axis [{axis}]\n'
-        f'    y-axis "{title}" {low - pad:.6g} --> {high + pad:.6g}\n    line [{line}]\n```'
+        f'    y-axis "{title}" {bottom:.6g} --> {top:.6g}\n    line [{line}]\n```'
     )
 
 
