@@ -7,19 +7,18 @@ expected or not, still writes `verdict=error` outputs, a job summary and one `::
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, get_args
 
 from mlaction.config import DEFAULT_CONFIG_PATH, load_config
 from mlaction.config.load import comment_id
+from mlaction.debuglog import debug_lines
 from mlaction.engine import GateResult, PromotionContext, Settings, comment_marker, evaluate_gate
 from mlaction.errors import EXIT_PASS, ConfigError, GitHubError, UsageError, classify, redact
 from mlaction.gitcontext import GitContext, ancestry
@@ -94,7 +93,7 @@ def run_action(
     """The whole Action behind the one error boundary; returns the exit code."""
     out = stream or sys.stdout
     files = StepFiles(env.get("GITHUB_OUTPUT"), env.get("GITHUB_STEP_SUMMARY"))
-    with _debug_lines(out):
+    with debug_lines(lambda line: print(f"::debug::{escape_data(line)}", file=out)):
         try:
             secrets = (read_input(env, "github-token"), *map(env.get, SECRET_VARIABLES))
             for secret in dict.fromkeys(s for s in secrets if s):
@@ -316,26 +315,6 @@ def _label_author(ctx: GitHubContext, github: _Lazy, pr: int | None) -> Callable
             return None
 
     return author
-
-
-@contextmanager
-def _debug_lines(out: IO[str]) -> Iterator[None]:
-    """Records of the `mlaction` logger become `::debug::` lines (shown on a debug re-run)."""
-
-    class Handler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            print(f"::debug::{escape_data(redact(self.format(record)))}", file=out)
-
-    logger = logging.getLogger("mlaction")
-    handler = Handler()
-    logger.addHandler(handler)
-    previous = logger.level
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
 
 
 def _flag(value: str | None, name: str) -> bool:

@@ -9,11 +9,10 @@ the gate was evaluated and a rule failed.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from mlaction.trackers.base import Tracker
 
 DEFAULT_CONFIG = ".github/ml-gate.yml"
+
 STARTER = """\
 # ml-gate: the quality gate for this repository's model.
 # Reference: https://github.com/ml-gate/ml-gate/blob/main/docs/configuration.md
@@ -66,7 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ml-gate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_check(sub, common)
+    _add_others(sub, common)
+    return parser
 
+
+def _add_check(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     check = sub.add_parser(
         "check", help="evaluate the gate and print the verdict", parents=[common]
     )
@@ -93,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
+
+def _add_others(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     validate = sub.add_parser(
         "validate", help="check a config file without querying", parents=[common]
     )
@@ -128,7 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="write a starter config", parents=[common])
     _config_arg(init)
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    return parser
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -156,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "comment": cmd_comment,
         "init": cmd_init,
     }[args.command]
-    with _debug_lines(sys.stderr, debug):
+    with _debug(debug):
         try:
             return handler(args)
         except (Exception, KeyboardInterrupt) as exc:  # the one boundary
@@ -360,6 +370,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _debug(enabled: bool) -> AbstractContextManager[None]:
+    """With --debug, what was queried and retried goes to stderr."""
+    from mlaction.debuglog import debug_lines
+
+    return (
+        debug_lines(lambda line: print(f"ml-gate debug: {line}", file=sys.stderr))
+        if enabled
+        else nullcontext()
+    )
+
+
 def _write_text(path: Path, text: str, flag: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
@@ -368,25 +389,6 @@ def _write_text(path: Path, text: str, flag: str) -> None:
             f"cannot write {flag} {path}: {exc.strerror}.",
             hint="Pass a file path in an existing, writable folder.",
         ) from None
-
-
-@contextmanager
-def _debug_lines(stream: IO[str], enabled: bool) -> Iterator[None]:
-    """With --debug, records of the `mlaction` logger go to stderr (queries, retries)."""
-    if not enabled:
-        yield
-        return
-    logger = logging.getLogger("mlaction")
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("ml-gate debug: %(message)s"))
-    logger.addHandler(handler)
-    previous = logger.level
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,12 @@ def sparkline(values: list[float], candidate: object = None) -> str:
     points = [float(v) for v in values if _finite_number(v)]
     if len(points) < 2:
         return ""
-    scale = points + ([float(candidate)] if _finite_number(candidate) else [])
+    mark = (
+        float(candidate)
+        if isinstance(candidate, int | float) and _finite_number(candidate)
+        else None
+    )
+    scale = points + ([mark] if mark is not None else [])
     low, high = min(scale), max(scale)
     # Halves: `high - low` overflows to inf for values near ±1.7e308; halves never do.
     span = high / 2 - low / 2
@@ -112,8 +117,8 @@ def sparkline(values: list[float], candidate: object = None) -> str:
         return SPARKS[round((v / 2 - low / 2) / span * (len(SPARKS) - 1))]
 
     line = "".join(spark(v) for v in points)
-    if _finite_number(candidate):
-        line += "→" + spark(float(candidate))  # type: ignore[arg-type]
+    if mark is not None:
+        line += "→" + spark(mark)
     return line
 
 

@@ -1,0 +1,34 @@
+"""Debug lines: every module logs to `logging.getLogger(__name__)`; a door decides where the
+records of the `mlaction` logger go (`::debug::` lines in the Action, stderr with --debug)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from mlaction.errors import redact
+
+
+@contextmanager
+def debug_lines(write: Callable[[str], None]) -> Iterator[None]:
+    """While inside, each record of the `mlaction` logger is written as one line (credentials
+    in URLs removed)."""
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                write(redact(record.getMessage()))
+            except Exception:  # a broken stream must not break the gate
+                self.handleError(record)
+
+    logger = logging.getLogger("mlaction")
+    handler = Handler()
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
