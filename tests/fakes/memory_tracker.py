@@ -10,10 +10,12 @@ It answers `search` the way the real trackers answer it on their servers, rule b
 - `finished_only`: status `finished` only (MLflow `attributes.status = 'FINISHED'`, W&B
   `{"state": "finished"}`); otherwise every status, running ones included.
 - `order_by` a metric: a run without the metric is left out (MLflow's `metrics.m > -1e308`
-  clause in `_filter`, W&B's `$exists` in `build_filters`). MLflow (3.17 sqlalchemy_store
+  clause in `_filter`, which it leaves out when `bound` is on the same metric; W&B's `$exists`
+  in `build_filters`). MLflow (3.17 sqlalchemy_store `sanitize_metric_value` and
   `_get_non_attribute_filter_clauses`) stores NaN as 0 with `is_nan` and lets NaN satisfy no
-  comparison but `!=`, stores -inf as -1.797e308 and +inf as 1.797e308: so an ordered query
-  drops NaN and -inf, and keeps +inf, which ranks above every number descending. Runs are
+  comparison but `!=`, and stores +-inf as +-1.797e308, which is what it returns too: so
+  `log` clamps infinities (flavour "mlflow"), and an ordered query drops NaN and -inf and keeps
+  +inf, which ranks above every number descending. Runs are
   ordered by the metric, ascending or descending, ties broken by start time, newest first, then
   by run id (mlflow.py `_search` sends `attributes.start_time DESC`; sqlalchemy_store
   `_get_orderby_clauses` appends `run_uuid`). With `flavour="wandb"` a NaN or -inf run is kept
@@ -125,7 +127,7 @@ class MemoryTracker:
             end=EPOCH + timedelta(minutes=number, seconds=30),
             commit=commit,
             branch=branch,
-            metrics=dict(metrics or {}),
+            metrics={k: self._stored(v) for k, v in (metrics or {}).items()},
             params=dict(params or {}),
             tags=dict(tags or {}),
         )
@@ -212,13 +214,16 @@ class MemoryTracker:
             return False
         if query.finished_only and run.status != FINISHED:
             return False
-        if query.bound is not None:
-            b = query.bound
-            if not _compare_metric(run.metric(b.metric), b.op, b.value):
-                return False
-        if query.order_by is not None and not self._can_rank(run.metric(query.order_by)):
+        b = query.bound
+        if b is not None and not _compare_metric(run.metric(b.metric), b.op, b.value):
+            return False
+        rank_by = query.order_by if b is None or b.metric != query.order_by else None
+        if rank_by is not None and not self._can_rank(run.metric(rank_by)):
             return False
         return all(clause.matches(run) for clause in clauses)
+
+    def _stored(self, value: float) -> float:
+        return _stored(value) if self.flavour == "mlflow" else float(value)
 
     def _can_rank(self, value: float | None) -> bool:
         if value is None:
