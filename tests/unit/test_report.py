@@ -6,6 +6,7 @@ import json
 import math
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from golden_helpers import check_golden
@@ -47,7 +48,9 @@ def make_run(run_id: str, commit: str, name: str | None = None, **metrics: float
     )
 
 
-def report_for(candidate: Run, baseline: Run | None, extra: str = "", history: int = 0) -> dict:
+def report_for(
+    candidate: Run, baseline: Run | None, extra: str = "", history: int = 0
+) -> dict[str, Any]:
     gate = parse_config(CONFIG + extra, Path(".github/ml-gate.yml"), {}).gate
     past = tuple(
         make_run(f"h{i}", "0" * 40, accuracy=0.90 + i / 200, f1=0.9, val_loss=0.3 - i / 100)
