@@ -1,13 +1,17 @@
 """The in-memory tracker (tests/fakes/memory_tracker.py) answers RunQuery as a real MLflow server
 does: the same runs, logged to `mlflow server` and copied into the fake, give the same run ids in
-the same order for every query shape ml-gate sends, NaN and infinite metrics included."""
+the same order for every query shape ml-gate sends, NaN and infinite metrics included; and, with
+`flavour="wandb"`, as the real wandb client against the loopback W&B server does."""
 
 from __future__ import annotations
 
 import math
+from datetime import timedelta
+from typing import Any
 
 import pytest
-from fakes.memory_tracker import MemoryTracker
+from fakes.memory_tracker import EPOCH, MemoryTracker
+from fakes.wandb_server import FakeWandbServer
 from mlflow_helpers import RunLogger
 
 from mlaction.config import TrackerConfig
@@ -74,3 +78,59 @@ def test_a_filter_the_fake_cannot_read_is_refused(both: tuple[Tracker, MemoryTra
         fake.search(RunQuery(extra_filter="params.dataset LIKE 'v%'"))
     with pytest.raises(NotImplementedError, match="quoted string"):
         fake.search(RunQuery(extra_filter="params.dataset > 'v1'"))
+
+
+# W&B: the same comparison through the real wandb client and the loopback W&B server, whose
+# filters and sort (tests/fakes/wandb_server.py) follow W&B's. Metric values differ run to run:
+# W&B documents no order for ties.
+W_QUERIES = [
+    RunQuery(limit=100, finished_only=False),
+    RunQuery(limit=2),
+    RunQuery(limit=100, branch="main"),
+    RunQuery(limit=100, commits=(B, C), finished_only=False),
+    RunQuery(limit=100, order_by="accuracy"),
+    RunQuery(limit=100, order_by="accuracy", descending=False),
+    RunQuery(limit=2, order_by="accuracy", descending=False, branch="main"),
+    RunQuery(limit=100, bound=MetricBound("accuracy", ">", 0.75)),
+]
+
+
+@pytest.fixture
+def both_wandb(wandb_server: FakeWandbServer) -> tuple[Tracker, MemoryTracker]:
+    entity, project = "acme", "iris"
+    wandb_server.add_project(entity, project)
+    rows: list[tuple[str | None, str, str, dict[str, Any]]] = [
+        (A, "main", "finished", {"accuracy": 0.70}),
+        (A, "main", "running", {"accuracy": 0.95}),
+        (B, "main", "finished", {"accuracy": 0.90}),
+        (B, "feature", "finished", {"accuracy": 0.92}),
+        (C, "main", "finished", {"accuracy": math.nan}),
+        (C, "main", "finished", {"accuracy": 0.60, "loss": 0.1}),
+        (D, "main", "finished", {"loss": 0.2}),
+        (None, "main", "crashed", {"accuracy": 0.80}),
+        (C, "main", "finished", {"accuracy": 0.85}),
+    ]
+    for i, (commit, branch, state, summary) in enumerate(rows):
+        wandb_server.add_run(
+            entity,
+            project,
+            id=f"r{i}",
+            state=state,
+            commit=commit,
+            config={"git_branch": branch},
+            summary=summary,
+            created_at=EPOCH + timedelta(minutes=i),
+        )
+    real = build_tracker(TrackerConfig(type="wandb", experiment=f"{entity}/{project}"))
+    fake = MemoryTracker(real.search(RunQuery(limit=100, finished_only=False)), flavour="wandb")
+    assert len(fake.runs) == len(rows)
+    return real, fake
+
+
+@pytest.mark.parametrize("query", W_QUERIES, ids=[str(i) for i in range(len(W_QUERIES))])
+def test_the_wandb_flavour_orders_and_filters_as_wandb_does(
+    both_wandb: tuple[Tracker, MemoryTracker], query: RunQuery
+) -> None:
+    real, fake = both_wandb
+
+    assert [r.id for r in fake.search(query)] == [r.id for r in real.search(query)]
