@@ -37,8 +37,8 @@ def judge(cfg: GateConfig, candidate: Run, baseline: Run | None = None, **kw: ob
     return evaluate(cfg, selection, NOW)
 
 
-def status(verdict: object, name: str) -> str:
-    return next(c.status for c in verdict.checks if c.name == name)  # type: ignore[attr-defined]
+def status(verdict: Verdict, name: str) -> str:
+    return next(c.status for c in verdict.checks if c.name == name)
 
 
 @pytest.mark.parametrize(("value", "expected"), [(0.91, "pass"), (0.90, "pass"), (0.8999, "fail")])
