@@ -17,6 +17,7 @@ from mlaction.engine import Settings, evaluate_gate, exit_code_for
 from mlaction.errors import EXIT_ERROR, EXIT_PASS, GitHubError, MlGateError, UsageError
 from mlaction.gitcontext import Ancestors, GitContext, first_of, git_ancestors
 from mlaction.github.client import GitHubClient
+from mlaction.github.events import resolve as resolve_event
 from mlaction.github.publish import (
     CommentMode,
     Destination,
@@ -25,6 +26,7 @@ from mlaction.github.publish import (
     error_outputs,
     outputs_for,
     post_comment,
+    publish_skip,
     relative_to,
     report_file_name,
     should_create,
@@ -60,17 +62,20 @@ def run_action(
     )
     try:
         ctx = GitHubContext.from_env(env)
+        author = read_input(env, "comment-author")
+        if client is None and token and ctx.repository:
+            client = GitHubClient(
+                token, api_url=ctx.api_url, repository=ctx.repository, login=author
+            )
+        if ctx.skip:
+            return publish_skip(dest, ctx.skip, out)
+        ctx = resolve_event(ctx, client)
         dry_run = _flag(read_input(env, "dry-run"), "dry-run")
         mode = _comment_mode(read_input(env, "comment"))
         pr_input = read_input(env, "pr-number")
         pr = _pr_number(pr_input) if pr_input else ctx.pr_number
         dest = Destination(dest.output_path, dest.summary_path, pr, dry_run)
         workspace = Path(ctx.workspace or env.get("GITHUB_WORKSPACE") or ".")
-        author = read_input(env, "comment-author")
-        if client is None and token and ctx.repository:
-            client = GitHubClient(
-                token, api_url=ctx.api_url, repository=ctx.repository, login=author
-            )
         report_input = read_input(env, "report")
         if report_input:
             return _post_saved_report(workspace / report_input, dest, token, ctx, client, mode, out)
@@ -192,6 +197,8 @@ def _comment(
         )
         return None
     print(f"PR comment {result.action}: {result.url or '(none)'}", file=out)
+    for warning in result.warnings:
+        print(annotation("warning", warning, title="ml-gate: comment"), file=out)
     return result.url
 
 

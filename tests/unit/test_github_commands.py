@@ -223,6 +223,7 @@ def test_context_pull_request_judges_the_head_sha_not_the_merge_commit(
         workspace="/github/workspace",
         run_url="https://github.com/octo-org/ml-project/actions/runs/987654321",
         is_fork=False,
+        head_repository="octo-org/ml-project",
     )
 
 
@@ -338,7 +339,8 @@ def test_context_issue_comment_on_a_pull_request_knows_the_number(tmp_path: Path
     payload = {"issue": {"number": 7, "pull_request": {"url": "..."}}, "comment": {"id": 1}}
     env = _env(tmp_path, "issue_comment", payload, GITHUB_REF="refs/heads/main")
     ctx = GitHubContext.from_env(env)
-    assert (ctx.pr_number, ctx.sha) == (7, MERGE_SHA)
+    # GITHUB_SHA is the default branch's tip here, not the PR: the PR is read through the API.
+    assert (ctx.pr_number, ctx.sha, ctx.lookup) == (7, None, "pull")
 
 
 def test_context_github_enterprise_server_urls(tmp_path: Path) -> None:
