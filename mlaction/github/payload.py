@@ -166,7 +166,8 @@ def _dispatch_fields(env: Mapping[str, str], payload: dict[str, Any]) -> dict[st
         number = _int(pr)
         if number is None or number <= 0:
             raise _invalid("client_payload.pr", "a positive pull request number", pr)
-        fields.update(pr_number=number, lookup="pull")
+        # the PR's head, read through the API, is judged; a `sha` sent with it must match it
+        fields.update(pr_number=number, lookup="pull", sha=sha, head_ref=None)
     fields["from_dispatch"] = sha is not None or pr is not None
     return fields
 

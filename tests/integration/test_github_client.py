@@ -236,9 +236,7 @@ def test_github_enterprise_server_prefix(waits: list[float]) -> None:
         assert {r.path.split("/repos/")[0] for r in ghes.requests_to("create_comment")} == {
             "/api/v3"
         }
-        assert all(
-            r.path.startswith("/api/v3/") or r.path == "/api/graphql" for r in ghes.requests
-        )
+        assert all(r.path.startswith("/api/v3/") or r.path == "/api/graphql" for r in ghes.requests)
         assert [r.path for r in ghes.requests_to("graphql")] == ["/api/graphql"]
 
 
