@@ -460,8 +460,8 @@ class FakeGitHub:
         """`GET /commits?sha=X`: every commit reachable from X (all parents, not only the
         first), newest first in the order of `history` (the date order GitHub uses)."""
         sha = query.get("sha", [""])[0]
-        if sha not in self.history:
-            return _Reply(422, {"message": f"No commit found for SHA: {sha}"})
+        if sha not in self.history:  # OpenAPI list-commits: 404 (422 is get-commit's answer)
+            return _Reply(404, {"message": f"No commit found for SHA: {sha}"})
         reachable, todo = set(), [sha]
         while todo:
             current = todo.pop()

@@ -133,9 +133,9 @@ def test_merge_group_judges_the_group_head_against_its_base(
 ) -> None:
     event = payload("merge_group.checks_requested")
     group = event["merge_group"]
-    runs.log("1" * 40, metrics={"accuracy": 0.99})  # a newer run elsewhere: not the baseline
     base = runs.log(group["base_sha"], metrics={"accuracy": 0.90})
     cand = runs.log(group["head_sha"], branch=None, metrics={"accuracy": 0.92})
+    runs.log("1" * 40, metrics={"accuracy": 0.99})  # the latest run: not the baseline
     result = run(tmp_path, octo, runs, "merge_group", event, sha=group["head_sha"],
                  ref=group["head_ref"])  # fmt: skip
     assert result.code == 0, result.stdout
@@ -149,6 +149,7 @@ def test_merge_group_without_github_sha_still_knows_the_commit(
 ) -> None:
     event = payload("merge_group.checks_requested")
     cand = runs.log(event["merge_group"]["head_sha"], metrics={"accuracy": 0.92})
+    runs.log("1" * 40, metrics={"accuracy": 0.99})  # the latest run: not the candidate
     result = run(tmp_path, octo, runs, "merge_group", event, sha=None)
     assert result.outputs["candidate-run-id"] == cand
 
@@ -254,8 +255,8 @@ def test_a_release_judges_the_tags_commit(
     tagged = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
     hello.tags["0.0.1"] = tagged
     hello.history.append(tagged)
-    runs.log(DEFAULT_TIP, metrics={"accuracy": 0.99})
     cand = runs.log(tagged, metrics={"accuracy": 0.95})
+    runs.log(DEFAULT_TIP, metrics={"accuracy": 0.99})  # the latest run: not the candidate
     result = run(tmp_path, hello, runs, "release", payload("release.published"),
                  sha=tagged if with_github_sha else None, ref="refs/tags/0.0.1")  # fmt: skip
     assert result.outputs["candidate-run-id"] == cand, result.stdout
