@@ -23,6 +23,7 @@ from mlaction.engine import GateResult, PromotionContext, Settings, comment_mark
 from mlaction.errors import EXIT_PASS, ConfigError, GitHubError, UsageError, classify, redact
 from mlaction.gitcontext import GitContext, ancestry
 from mlaction.github.client import GitHubClient
+from mlaction.github.events import resolve as resolve_event
 from mlaction.github.publish import (
     CommentMode,
     StepFiles,
@@ -30,6 +31,7 @@ from mlaction.github.publish import (
     comment_failure_warning,
     error_outputs,
     outputs_for,
+    publish_skip,
     relative_to,
     report_file_name,
     should_create,
@@ -116,8 +118,12 @@ def _run(
     out: IO[str],
 ) -> int:
     workspace = Path(ctx.workspace or env.get("GITHUB_WORKSPACE") or ".")
-    pr = inputs.pr_number if inputs.pr_number is not None else ctx.pr_number
     github = _Lazy(inputs, ctx, client)
+    if ctx.skip:
+        return publish_skip(files, ctx.skip, out)
+    if ctx.lookup is not None:  # the payload alone does not say which commit or PR
+        ctx = resolve_event(ctx, github.client() if github.available else None)
+    pr = inputs.pr_number if inputs.pr_number is not None else ctx.pr_number
     if inputs.report:
         return _post_saved_report(inputs, workspace, env, pr, github, files, out)
     settings = Settings(
@@ -191,6 +197,8 @@ def _comment(
         print(annotation("warning", warning, title="ml-gate: comment"), file=out)
         return None
     print(f"PR comment {result.action}: {result.url or '(none)'}", file=out)
+    for warning in result.warnings:
+        print(annotation("warning", warning, title="ml-gate: comment"), file=out)
     return result.url
 
 
@@ -295,10 +303,13 @@ class _Lazy:
             )
         return self._client
 
+    @property
+    def available(self) -> bool:
+        """Whether there is a client, or a token and a repository to make one."""
+        return self._client is not None or bool(self._inputs.token and self._ctx.repository)
+
     def ancestors(self, sha: str, count: int) -> list[str]:
-        if self._client is None and not (self._inputs.token and self._ctx.repository):
-            return []
-        return self.client().ancestors(sha, count)
+        return self.client().ancestors(sha, count) if self.available else []
 
 
 def _label_author(ctx: GitHubContext, github: _Lazy, pr: int | None) -> Callable[[str], str | None]:

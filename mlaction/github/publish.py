@@ -87,8 +87,11 @@ def should_create(mode: CommentMode, verdict: str) -> bool:
 def comment_failure_warning(exc: GitHubError) -> str:
     """The one warning printed when the comment could not be posted."""
     status = getattr(exc, "status", None)
+    refusal = getattr(exc, "refusal", None)
     text = f"The PR comment could not be posted: {exc}"
-    if status == 403:
+    if refusal == "locked":
+        text += " The verdict, outputs and job summary are unaffected."
+    elif status == 403 and refusal != "rate_limited":
         text += (
             " The verdict, outputs and job summary are unaffected. Pull requests from forks get a "
             "read-only token: use the two-workflow `workflow_run` recipe in docs/fork-prs.md to "
@@ -96,6 +99,17 @@ def comment_failure_warning(exc: GitHubError) -> str:
             "pull requests."
         )
     return text
+
+
+def publish_skip(files: StepFiles, reason: str, stream: IO[str]) -> int:
+    """Nothing to judge (a push that deleted a branch or tag): say so everywhere, exit 0.
+
+    The outputs say `verdict=skip` and `passed=false`: nothing passed, nothing failed.
+    """
+    files.outputs({**error_outputs(), "verdict": "skip"})
+    files.summary(f"## ⏭️ ml-gate: skipped\n\n{reason}\n")
+    print(annotation("notice", f"ml-gate skipped: {reason}", title="ml-gate: skipped"), file=stream)
+    return 0
 
 
 def report_file_name(comment_id: str, default_id: str) -> str:

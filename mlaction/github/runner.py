@@ -14,19 +14,24 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from mlaction.errors import GitHubError
+from mlaction.github.payload import dig, fields_for, get
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_SERVER_URL = "https://github.com"
 
-_PR_EVENTS = frozenset(
-    {"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment"}
-)
-_NULL_SHA = "0" * 40
-
 
 @dataclass(frozen=True)
 class GitHubContext:
-    """What the workflow run is about. `sha` is the commit to judge (the PR head, not the merge)."""
+    """What the workflow run is about. `sha` is the commit to judge (the PR head, not the merge).
+
+    Beyond the commits, it records what the trust rules need: the event that triggered a
+    `workflow_run` (`workflow_run_event`), the head repository and whether it is a fork, a
+    deleting push (`deleted`, with `skip` saying why there is nothing to judge), the tag of a tag
+    push or release, and whether the commit or PR came from a `repository_dispatch` sender
+    (`from_dispatch`: validated, untrusted). `lookup` names what the payload could not say and
+    github/events.py must find through the API ("pull": the PR's head and base; "pulls_for_sha":
+    the PR of a workflow_run's head commit; "tag": a release's commit).
+    """
 
     event_name: str | None = None
     repository: str | None = None
@@ -44,108 +49,42 @@ class GitHubContext:
     is_fork: bool = False
     # A `labeled` event: (the label added, the login of whoever added it)
     labeled: tuple[str, str | None] | None = None
+    workflow_run_event: str | None = None
+    head_repository: str | None = None
+    deleted: bool = False
+    tag: str | None = None
+    from_dispatch: bool = False
+    lookup: Literal["pull", "pulls_for_sha", "tag"] | None = None
+    skip: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GitHubContext:
         """Build the context from the runner's GITHUB_* variables and the event payload."""
-        event_name = _get(env, "GITHUB_EVENT_NAME")
-        payload = _read_event(_get(env, "GITHUB_EVENT_PATH"))
-        repository = _get(env, "GITHUB_REPOSITORY") or _str(
-            _dig(payload, "repository", "full_name")
-        )
-        server_url = (_get(env, "GITHUB_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/")
-        run_id = _get(env, "GITHUB_RUN_ID")
+        event_name = get(env, "GITHUB_EVENT_NAME")
+        payload = _read_event(get(env, "GITHUB_EVENT_PATH"))
+        repository = get(env, "GITHUB_REPOSITORY") or _text(dig(payload, "repository", "full_name"))
+        server_url = (get(env, "GITHUB_SERVER_URL") or DEFAULT_SERVER_URL).rstrip("/")
+        run_id = get(env, "GITHUB_RUN_ID")
         common: dict[str, Any] = {
             "event_name": event_name,
             "repository": repository,
-            "actor": _get(env, "GITHUB_ACTOR") or _str(_dig(payload, "sender", "login")),
-            "api_url": (_get(env, "GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            "actor": get(env, "GITHUB_ACTOR") or _text(dig(payload, "sender", "login")),
+            "api_url": (get(env, "GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
             "server_url": server_url,
-            "workspace": _get(env, "GITHUB_WORKSPACE"),
+            "workspace": get(env, "GITHUB_WORKSPACE"),
             "run_url": f"{server_url}/{repository}/actions/runs/{run_id}"
             if repository and run_id
             else None,
             "labeled": _labeled(payload),
         }
-        if isinstance(payload.get("pull_request"), dict) or event_name in _PR_EVENTS:
-            specific = _pull_request_fields(env, payload)
-        elif event_name == "workflow_run":
-            specific = _workflow_run_fields(env, payload)
-        elif event_name == "push":
-            specific = _push_fields(env, payload)
-        else:  # workflow_dispatch, schedule, release, issue_comment, ...
-            specific = _default_fields(env, payload)
-        return cls(**common, **specific)
+        return cls(**common, **fields_for(event_name, env, payload))
 
 
 def _labeled(payload: dict[str, Any]) -> tuple[str, str | None] | None:
-    name = _str(_dig(payload, "label", "name"))
+    name = _text(dig(payload, "label", "name"))
     if payload.get("action") != "labeled" or not name:
         return None
-    return name, _str(_dig(payload, "sender", "login"))
-
-
-def _pull_request_fields(env: Mapping[str, str], payload: dict[str, Any]) -> dict[str, Any]:
-    pr = payload.get("pull_request") or {}
-    head_repo = _str(_dig(pr, "head", "repo", "full_name"))
-    base_repo = _str(_dig(pr, "base", "repo", "full_name"))
-    labels = tuple(
-        str(label["name"])
-        for label in pr.get("labels") or ()
-        if isinstance(label, dict) and label.get("name")
-    )
-    return {
-        "sha": _str(_dig(pr, "head", "sha")) or _get(env, "GITHUB_SHA"),
-        "base_sha": _str(_dig(pr, "base", "sha")),
-        "base_ref": _str(_dig(pr, "base", "ref")) or _get(env, "GITHUB_BASE_REF"),
-        "head_ref": _str(_dig(pr, "head", "ref")) or _get(env, "GITHUB_HEAD_REF"),
-        "pr_number": _int(pr.get("number"))
-        or _int(payload.get("number"))
-        or _pr_from_ref(_get(env, "GITHUB_REF")),
-        "labels": labels,
-        # A deleted fork leaves head.repo null: the head is then certainly not the base repository.
-        "is_fork": bool(pr) and head_repo != base_repo,
-    }
-
-
-def _workflow_run_fields(env: Mapping[str, str], payload: dict[str, Any]) -> dict[str, Any]:
-    run = payload.get("workflow_run") or {}
-    # GitHub leaves `pull_requests` empty for runs triggered from a fork (see docs/fork-prs.md).
-    prs = [p for p in run.get("pull_requests") or () if isinstance(p, dict)]
-    first = prs[0] if prs else {}
-    head_repo = _str(_dig(run, "head_repository", "full_name"))
-    base_repo = _str(_dig(run, "repository", "full_name"))
-    return {
-        "sha": _str(run.get("head_sha")) or _get(env, "GITHUB_SHA"),
-        "base_sha": _str(_dig(first, "base", "sha")),
-        "base_ref": _str(_dig(first, "base", "ref")),
-        "head_ref": _str(_dig(first, "head", "ref")) or _str(run.get("head_branch")),
-        "pr_number": _int(first.get("number")),
-        "is_fork": bool(head_repo and base_repo and head_repo != base_repo),
-    }
-
-
-def _push_fields(env: Mapping[str, str], payload: dict[str, Any]) -> dict[str, Any]:
-    before = _str(payload.get("before"))
-    return {
-        "sha": _get(env, "GITHUB_SHA") or _str(payload.get("after")),
-        # The previous tip of the branch; a new branch has none (GitHub sends forty zeros).
-        "base_sha": before if before and before != _NULL_SHA else None,
-        "head_ref": _branch(_get(env, "GITHUB_REF") or _str(payload.get("ref"))),
-    }
-
-
-def _default_fields(env: Mapping[str, str], payload: dict[str, Any]) -> dict[str, Any]:
-    issue = payload.get("issue")
-    # issue_comment on a pull request: the issue *is* the PR (no head sha in this payload).
-    pr_number = (
-        _int(issue.get("number")) if isinstance(issue, dict) and issue.get("pull_request") else None
-    )
-    return {
-        "sha": _get(env, "GITHUB_SHA"),
-        "head_ref": _branch(_get(env, "GITHUB_REF") or _str(payload.get("ref"))),
-        "pr_number": pr_number,
-    }
+    return name, _text(dig(payload, "sender", "login"))
 
 
 def _read_event(path: str | None) -> dict[str, Any]:
@@ -167,42 +106,8 @@ def _read_event(path: str | None) -> dict[str, Any]:
     return payload
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "").strip()
-    return value or None
-
-
-def _dig(data: object, *keys: str) -> object:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def _str(value: object) -> str | None:
+def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def _branch(ref: str | None) -> str | None:
-    prefix = "refs/heads/"
-    return ref[len(prefix) :] if ref and ref.startswith(prefix) else None
-
-
-def _pr_from_ref(ref: str | None) -> int | None:
-    # refs/pull/123/merge
-    parts = (ref or "").split("/")
-    return _int(parts[2]) if len(parts) == 4 and parts[:2] == ["refs", "pull"] else None
 
 
 # -- inputs -------------------------------------------------------------------------------

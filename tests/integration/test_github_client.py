@@ -183,7 +183,9 @@ def test_workflow_token_identity_is_the_actions_bot(
     client = make_client()
     assert client.whoami() == BOT_LOGIN
     assert client.whoami() == BOT_LOGIN
-    assert len(github_server.requests_to("user")) == 1  # cached
+    assert len(github_server.requests_to("graphql")) == 1  # GraphQL `viewer`, cached
+    assert github_server.requests_to("user") == []
+    assert client.warnings == []
 
 
 def test_personal_token_identity_uses_the_user_login(
@@ -203,6 +205,7 @@ def test_personal_token_identity_uses_the_user_login(
 def test_whoami_does_not_hide_other_failures(
     github_server: FakeGitHub, make_client: MakeClient
 ) -> None:
+    github_server.fail_next("graphql", 403)
     github_server.fail_next("user", 404)
     with pytest.raises(GitHubError) as info:
         make_client(PERSONAL_TOKEN).whoami()
@@ -233,7 +236,8 @@ def test_github_enterprise_server_prefix(waits: list[float]) -> None:
         assert {r.path.split("/repos/")[0] for r in ghes.requests_to("create_comment")} == {
             "/api/v3"
         }
-        assert all(r.path.startswith("/api/v3/") for r in ghes.requests)
+        assert all(r.path.startswith("/api/v3/") or r.path == "/api/graphql" for r in ghes.requests)
+        assert [r.path for r in ghes.requests_to("graphql")] == ["/api/graphql"]
 
 
 # -- errors that say what to fix ----------------------------------------------------------------

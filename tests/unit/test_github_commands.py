@@ -223,6 +223,7 @@ def test_context_pull_request_judges_the_head_sha_not_the_merge_commit(
         workspace="/github/workspace",
         run_url="https://github.com/octo-org/ml-project/actions/runs/987654321",
         is_fork=False,
+        head_repository="octo-org/ml-project",
     )
 
 
@@ -338,7 +339,8 @@ def test_context_issue_comment_on_a_pull_request_knows_the_number(tmp_path: Path
     payload = {"issue": {"number": 7, "pull_request": {"url": "..."}}, "comment": {"id": 1}}
     env = _env(tmp_path, "issue_comment", payload, GITHUB_REF="refs/heads/main")
     ctx = GitHubContext.from_env(env)
-    assert (ctx.pr_number, ctx.sha) == (7, MERGE_SHA)
+    # GITHUB_SHA is the default branch's tip here, not the PR: the PR is read through the API.
+    assert (ctx.pr_number, ctx.sha, ctx.lookup) == (7, None, "pull")
 
 
 def test_context_github_enterprise_server_urls(tmp_path: Path) -> None:
@@ -397,3 +399,33 @@ def test_labeled_event_says_which_label_and_who(tmp_path: Path) -> None:
     assert ctx.labeled == ("ml-gate: accept-regression", "reviewer")
     event.write_text(json.dumps({"action": "synchronize", "label": {"name": "x"}}))
     assert GitHubContext.from_env({"GITHUB_EVENT_PATH": str(event)}).labeled is None
+
+
+PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
+
+
+@pytest.mark.parametrize(
+    ("event", "name", "expected"),
+    [
+        ("workflow_run", "workflow_run.with_pull_requests",
+         {"workflow_run_event": "repository_dispatch", "head_repository": "octo-org/octo-repo",
+          "is_fork": False, "pr_number": 2, "lookup": None}),
+        ("push", "push.deleted", {"deleted": True, "sha": None, "tag": "simple-tag"}),
+        ("push", "push.tag", {"tag": "simple-tag", "head_ref": None,
+                              "sha": "6113728f27ae82c7b1a177c8d03f9e96e0adf246"}),
+        ("release", "release.published", {"tag": "0.0.1", "sha": None, "lookup": "tag"}),
+        ("merge_group", "merge_group.checks_requested",
+         {"sha": "2ffea6db159f6b6c47a24e778fb9ef40cf6b1c7d", "base_ref": "main",
+          "base_sha": "380387fbc80638b734a49e1be1c4dfec1c01b33c", "pr_number": None}),
+        ("check_suite", "check_suite.completed",
+         {"sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821", "pr_number": 2,
+          "base_sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"}),
+        ("repository_dispatch", "repository_dispatch", {"from_dispatch": False, "sha": None}),
+    ],
+)  # fmt: skip
+def test_context_records_what_the_trust_rules_need(
+    event: str, name: str, expected: dict[str, Any]
+) -> None:
+    env = {"GITHUB_EVENT_NAME": event, "GITHUB_EVENT_PATH": str(PAYLOADS / f"{name}.json")}
+    ctx = GitHubContext.from_env(env)
+    assert {key: getattr(ctx, key) for key in expected} == expected
