@@ -92,6 +92,9 @@ class FakeWandbServer:
         # filter keys this server does not know -> what their clause evaluates to (see
         # fakes/wandb_filters.py); W&B's recorded `commit` is not a documented filter key
         self.unknown_filter_keys: dict[str, bool] = {}
+        # aliases AddAliases answers with success but does not keep (W&B manages `latest` and
+        # `vN` itself): ml-gate must read the alias back, not trust the answer
+        self.ignore_aliases: set[str] = set()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
@@ -123,6 +126,7 @@ class FakeWandbServer:
             self.fail_all = None
             self.graphql_errors.clear()
             self.unknown_filter_keys.clear()
+            self.ignore_aliases.clear()
             self.operations.clear()
             self.runs.clear()
             self.sweeps.clear()
@@ -194,6 +198,10 @@ class FakeWandbServer:
         query = str(body.get("query") or "")
         match = _OP_NAME.search(query)
         op = str(body.get("operationName") or (match.group(1) if match else "anonymous"))
+        if op == "anonymous" and re.fullmatch(
+            r"\s*query\s*\{\s*viewer\s*\{\s*id\s*\}\s*\}\s*", query
+        ):
+            op = "Viewer"  # wandb 0.27.x checks the key with an unnamed `query { viewer { id } }`
         with self._lock:
             self.requests += 1
             self.operations.append(op)
@@ -375,6 +383,16 @@ def _membership(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     return {"project": {**project, "artifactCollectionMembership": membership}}
 
 
+def _artifact_by_name(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    """wandb 0.27.1 `api.artifact(name)`: `project { artifact(name: "coll:ref") }`
+    (sdk/artifacts/_generated/operations.py ArtifactByName); 0.31.0 asks for the membership."""
+    data = _membership(s, v)
+    membership = data["project"] and data["project"].pop("artifactCollectionMembership")
+    if data["project"] is not None:
+        data["project"]["artifact"] = membership and membership["artifact"]
+    return data
+
+
 def _created_by(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     art = next((a for a in s.artifacts if a.id == v["id"]), None)
     if art is None:
@@ -409,7 +427,8 @@ def _add_aliases(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
         target = (entry["entityName"], entry["projectName"], entry["artifactCollectionName"])
         if target != (art.entity, art.project, art.name):
             raise ValueError(f"alias target {target} is not the artifact's collection")
-        s.add_alias(art, entry["alias"])
+        if entry["alias"] not in s.ignore_aliases:
+            s.add_alias(art, entry["alias"])
     return {"result": {"success": True}}
 
 
@@ -434,6 +453,7 @@ _HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, An
     "RunFiles": _run_files,
     "GetSweep": _get_sweep,
     "ArtifactMembershipByName": _membership,
+    "ArtifactByName": _artifact_by_name,
     "ArtifactCreatedBy": _created_by,
     "RunOutputArtifacts": _output_artifacts,
     "AddAliases": _add_aliases,
