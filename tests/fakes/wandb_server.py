@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from fakes.wandb_artifacts import ARTIFACT_HANDLERS
 from fakes.wandb_filters import lookup, matches, sort_key
 
 FAKE_WANDB_KEY = "f" * 40  # as long as a real W&B key; valid nowhere
@@ -290,7 +291,7 @@ def _basic(key: str) -> str:
     return "Basic " + base64.b64encode(f"api:{key}".encode()).decode()
 
 
-def _page(
+def page_of(
     items: list[Any], v: Mapping[str, Any], cursor_key: str, size_key: str
 ) -> tuple[list[Any], int, str, bool]:
     start = int(v.get(cursor_key) or 0)
@@ -319,7 +320,7 @@ def _runs(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     key, descending = order.lstrip("+-"), order.startswith("-")
     found.sort(key=lambda pair: sort_key(lookup(pair[1], key)), reverse=descending)
     runs = [r for r, _ in found]
-    page, start, end, more = _page(runs, v, "cursor", "perPage")
+    page, start, end, more = page_of(runs, v, "cursor", "perPage")
     edges = [{"node": s.run_node(r), "cursor": str(start + i + 1)} for i, r in enumerate(page)]
     conn = {"edges": edges, "pageInfo": {"endCursor": end, "hasNextPage": more}}
     return {"project": {**project, "runCount": len(runs), "runs": conn}}
@@ -339,7 +340,7 @@ def _run_files(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     if run is None:
         return data
     names = [n for n in run.files if not v.get("fileNames") or n in v["fileNames"]]
-    page, start, end, more = _page(names, v, "fileCursor", "fileLimit")
+    page, start, end, more = page_of(names, v, "fileCursor", "fileLimit")
     edges = [{"node": {"id": f"f{i}", "name": n, "url": None, "directUrl": None,
                        "sizeBytes": 1, "mimetype": None, "updatedAt": None, "md5": None},
               "cursor": str(start + i + 1)} for i, n in enumerate(page)]  # fmt: skip
@@ -362,89 +363,6 @@ def _get_sweep(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     return {"project": {**project, "sweep": sweep}}
 
 
-def _membership(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    project = s.project_node(v)
-    if project is None:
-        return {"project": None}
-    name, _, ref = str(v["name"]).partition(":")
-    found = None
-    for art in s.artifacts:
-        if (art.entity, art.project, art.name) == (v["entity"], v["project"], name) and (
-            ref in art.aliases or ref == f"v{art.version}"
-        ):
-            found = art
-    if found is None:
-        return {"project": {**project, "artifactCollectionMembership": None}}
-    node = s.artifact_node(found)
-    membership = {"__typename": "ArtifactCollectionMembership", "id": f"m-{found.id}",
-                  "versionIndex": found.version, "createdAt": node["createdAt"],
-                  "aliases": node["aliases"], "artifactCollection": node["artifactSequence"],
-                  "artifact": node}  # fmt: skip
-    return {"project": {**project, "artifactCollectionMembership": membership}}
-
-
-def _artifact_by_name(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    """wandb 0.27.1 `api.artifact(name)`: `project { artifact(name: "coll:ref") }`
-    (sdk/artifacts/_generated/operations.py ArtifactByName); 0.31.0 asks for the membership."""
-    data = _membership(s, v)
-    membership = data["project"] and data["project"].pop("artifactCollectionMembership")
-    if data["project"] is not None:
-        data["project"]["artifact"] = membership and membership["artifact"]
-    return data
-
-
-def _created_by(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    art = next((a for a in s.artifacts if a.id == v["id"]), None)
-    if art is None:
-        return {"artifact": None}
-    creator = None
-    if art.logged_by:
-        project = s.project_node({"entity": art.entity, "project": art.project})
-        creator = {"__typename": "Run", "id": f"run-{art.logged_by}", "name": art.logged_by,
-                   "project": project}  # fmt: skip
-    return {"artifact": {"createdBy": creator}}
-
-
-def _output_artifacts(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    project = s.project_node(v)
-    run = s.find_run(v, v["run"]) if project else None
-    if project is None or run is None:
-        return {"project": project and {**project, "run": None}}
-    mine = [a for a in s.artifacts if (a.entity, a.project, a.logged_by) == (
-        run.entity, run.project, run.id)]  # fmt: skip
-    page, start, end, more = _page(mine, v, "cursor", "perPage")
-    edges = [{"node": s.artifact_node(a), "cursor": str(start + i + 1)} for i, a in enumerate(page)]
-    conn = {"totalCount": len(mine), "edges": edges, "pageInfo": {
-        "__typename": "PageInfo", "endCursor": end, "hasNextPage": more}}  # fmt: skip
-    return {"project": {**project, "run": {"artifacts": conn}}}
-
-
-def _add_aliases(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    art = s.find_artifact(v["input"]["artifactID"])
-    if art is None:
-        raise LookupError(f"no artifact {v['input']['artifactID']!r}")
-    for entry in v["input"]["aliases"]:
-        target = (entry["entityName"], entry["projectName"], entry["artifactCollectionName"])
-        if target != (art.entity, art.project, art.name):
-            raise ValueError(f"alias target {target} is not the artifact's collection")
-        if entry["alias"] not in s.ignore_aliases:
-            s.add_alias(art, entry["alias"])
-    return {"result": {"success": True}}
-
-
-def _update_artifact(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    """Only what an alias-only `artifact.save()` sends: metadata (unchanged), no tags/aliases."""
-    fields = v["input"]
-    art = s.find_artifact(fields["artifactID"])
-    if art is None:
-        raise LookupError(f"no artifact {fields['artifactID']!r}")
-    if fields.get("aliases") or fields.get("tagsToAdd") or fields.get("tagsToDelete"):
-        raise ValueError("the fake does not model aliases or tags in UpdateArtifact")
-    if fields.get("metadata") is not None:
-        art.metadata = json.loads(fields["metadata"])
-    return {"result": {"artifact": s.artifact_node(art)}}
-
-
 _HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, Any]]] = {
     "Viewer": _viewer,
     "ServerFeaturesQuery": _server_features,
@@ -452,12 +370,7 @@ _HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, An
     "Run": _run,
     "RunFiles": _run_files,
     "GetSweep": _get_sweep,
-    "ArtifactMembershipByName": _membership,
-    "ArtifactByName": _artifact_by_name,
-    "ArtifactCreatedBy": _created_by,
-    "RunOutputArtifacts": _output_artifacts,
-    "AddAliases": _add_aliases,
-    "UpdateArtifact": _update_artifact,
+    **ARTIFACT_HANDLERS,
 }
 
 
