@@ -222,6 +222,14 @@ class PromoteConfig(_Strict):
     def _listify(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("alias")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        # W&B and MLflow both manage `latest` and the version names themselves
+        if re.fullmatch(r"\s*(latest|v\d+)\s*", value):
+            raise ValueError(f"`{value}` is managed by the tracker itself: pick another alias")
+        return value
+
 
 class OverrideConfig(_Strict):
     """A PR label that turns a failed gate into a warning for that PR (null: no override)."""

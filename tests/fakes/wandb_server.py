@@ -15,8 +15,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import math
-import operator
 import re
 import threading
 import time
@@ -28,10 +26,12 @@ from typing import Any
 
 import yaml
 
+from fakes.wandb_artifacts import ARTIFACT_HANDLERS
+from fakes.wandb_filters import lookup, matches, sort_key
+
 FAKE_WANDB_KEY = "f" * 40  # as long as a real W&B key; valid nowhere
 _OP_NAME = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
-_ORDERED = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
 
 
 @dataclass
@@ -69,69 +69,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
-def _lookup(doc: Mapping[str, Any], key: str) -> Any:
-    """A dotted filter/order key into a run document; `config.k` reads the stored `value`."""
-    parts = key.split(".")
-    if parts[0] == "config" and len(parts) > 1:
-        entry = doc["config"].get(parts[1])
-        value = entry.get("value") if isinstance(entry, dict) else None
-        rest = parts[3:] if len(parts) > 2 and parts[2] == "value" else parts[2:]
-    elif parts[0] == "summary_metrics":
-        value, rest = doc["summary_metrics"], parts[1:]
-    else:
-        return doc.get(key)
-    for part in rest:
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _compare(value: Any, op: str, operand: Any) -> bool:
-    if op == "$eq":
-        return bool(value == operand or (isinstance(value, list) and operand in value))
-    if op == "$ne":
-        return not _compare(value, "$eq", operand)
-    if op == "$in":
-        return any(_compare(value, "$eq", item) for item in operand)
-    if op == "$nin":
-        return not _compare(value, "$in", operand)
-    if op == "$exists":
-        return (value is not None) == bool(operand)
-    if op in _ORDERED:
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        return number and not math.isnan(value) and bool(_ORDERED[op](value, operand))
-    raise ValueError(f"unsupported filter operator {op}")
-
-
-def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """Evaluate a Mongo-style W&B run filter against one run document."""
-    for key, cond in query.items():
-        if key == "$and":
-            ok = all(matches(doc, sub) for sub in cond)
-        elif key == "$or":
-            ok = any(matches(doc, sub) for sub in cond)
-        elif key == "$nor":
-            ok = not any(matches(doc, sub) for sub in cond)
-        elif key.startswith("$"):
-            raise ValueError(f"unsupported filter operator {key}")
-        elif isinstance(cond, dict) and cond and all(k.startswith("$") for k in cond):
-            value = _lookup(doc, key)
-            ok = all(_compare(value, op, operand) for op, operand in cond.items())
-        else:
-            ok = _compare(_lookup(doc, key), "$eq", cond)
-        if not ok:
-            return False
-    return True
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    """MySQL-like: NULL (and NaN / non-numbers) sort first ascending, last descending."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return (0, 0)
-    if isinstance(value, float) and math.isnan(value):
-        return (0, 0)
-    return (1, value) if not isinstance(value, str) else (2, value)
-
-
 class FakeWandbServer:
     """In-memory W&B behind a loopback HTTP server. Use as a context manager or start()/stop()."""
 
@@ -147,6 +84,18 @@ class FakeWandbServer:
         # operation name -> HTTP status: answered "permission denied" (a read-only key), or a
         # plain error for a 5xx
         self.refuse: dict[str, int] = {}
+        # every request answered with this status (429 rate limit, 503 outage): wandb-core
+        # retries both (x_graphql_retry_max), then gives up with http_status 0
+        self.fail_all: int | None = None
+        # operation name -> message: HTTP 200 with `data: null` and GraphQL `errors`, as W&B
+        # answers a query it refuses (permission on a project, a filter it cannot run)
+        self.graphql_errors: dict[str, str] = {}
+        # filter keys this server does not know -> what their clause evaluates to (see
+        # fakes/wandb_filters.py); W&B's recorded `commit` is not a documented filter key
+        self.unknown_filter_keys: dict[str, bool] = {}
+        # aliases AddAliases answers with success but does not keep (W&B manages `latest` and
+        # `vN` itself): ml-gate must read the alias back, not trust the answer
+        self.ignore_aliases: set[str] = set()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
@@ -175,6 +124,10 @@ class FakeWandbServer:
         with self._lock:
             self.api_key, self.delay, self.requests = None, 0.0, 0
             self.refuse.clear()
+            self.fail_all = None
+            self.graphql_errors.clear()
+            self.unknown_filter_keys.clear()
+            self.ignore_aliases.clear()
             self.operations.clear()
             self.runs.clear()
             self.sweeps.clear()
@@ -246,11 +199,19 @@ class FakeWandbServer:
         query = str(body.get("query") or "")
         match = _OP_NAME.search(query)
         op = str(body.get("operationName") or (match.group(1) if match else "anonymous"))
+        if op == "anonymous" and re.fullmatch(
+            r"\s*query\s*\{\s*viewer\s*\{\s*id\s*\}\s*\}\s*", query
+        ):
+            op = "Viewer"  # wandb 0.27.x checks the key with an unnamed `query { viewer { id } }`
         with self._lock:
             self.requests += 1
             self.operations.append(op)
         if self.api_key is not None and auth != _basic(self.api_key):
             return 401, {"errors": [{"message": "user is not logged in"}]}
+        if self.fail_all is not None:
+            return self.fail_all, {"errors": [{"message": "fake W&B server: failing on purpose"}]}
+        if op in self.graphql_errors:
+            return 200, {"data": None, "errors": [{"message": self.graphql_errors[op]}]}
         if op in self.refuse:  # e.g. a read-only key: reads work, this mutation does not
             status = self.refuse[op]
             message = "internal server error" if status >= 500 else "permission denied"
@@ -330,7 +291,7 @@ def _basic(key: str) -> str:
     return "Basic " + base64.b64encode(f"api:{key}".encode()).decode()
 
 
-def _page(
+def page_of(
     items: list[Any], v: Mapping[str, Any], cursor_key: str, size_key: str
 ) -> tuple[list[Any], int, str, bool]:
     start = int(v.get(cursor_key) or 0)
@@ -355,11 +316,11 @@ def _runs(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     filters = json.loads(v.get("filters") or "{}")
     docs = [(run, s._run_doc(run)) for run in s.runs[(v["entity"], v["project"])]]
     order = str(v.get("order") or "+created_at")
-    found = [(r, doc) for r, doc in docs if matches(doc, filters)]
+    found = [(r, doc) for r, doc in docs if matches(doc, filters, s.unknown_filter_keys)]
     key, descending = order.lstrip("+-"), order.startswith("-")
-    found.sort(key=lambda pair: _sort_key(_lookup(pair[1], key)), reverse=descending)
+    found.sort(key=lambda pair: sort_key(lookup(pair[1], key)), reverse=descending)
     runs = [r for r, _ in found]
-    page, start, end, more = _page(runs, v, "cursor", "perPage")
+    page, start, end, more = page_of(runs, v, "cursor", "perPage")
     edges = [{"node": s.run_node(r), "cursor": str(start + i + 1)} for i, r in enumerate(page)]
     conn = {"edges": edges, "pageInfo": {"endCursor": end, "hasNextPage": more}}
     return {"project": {**project, "runCount": len(runs), "runs": conn}}
@@ -379,7 +340,7 @@ def _run_files(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     if run is None:
         return data
     names = [n for n in run.files if not v.get("fileNames") or n in v["fileNames"]]
-    page, start, end, more = _page(names, v, "fileCursor", "fileLimit")
+    page, start, end, more = page_of(names, v, "fileCursor", "fileLimit")
     edges = [{"node": {"id": f"f{i}", "name": n, "url": None, "directUrl": None,
                        "sizeBytes": 1, "mimetype": None, "updatedAt": None, "md5": None},
               "cursor": str(start + i + 1)} for i, n in enumerate(page)]  # fmt: skip
@@ -402,78 +363,6 @@ def _get_sweep(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     return {"project": {**project, "sweep": sweep}}
 
 
-def _membership(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    project = s.project_node(v)
-    if project is None:
-        return {"project": None}
-    name, _, ref = str(v["name"]).partition(":")
-    found = None
-    for art in s.artifacts:
-        if (art.entity, art.project, art.name) == (v["entity"], v["project"], name) and (
-            ref in art.aliases or ref == f"v{art.version}"
-        ):
-            found = art
-    if found is None:
-        return {"project": {**project, "artifactCollectionMembership": None}}
-    node = s.artifact_node(found)
-    membership = {"__typename": "ArtifactCollectionMembership", "id": f"m-{found.id}",
-                  "versionIndex": found.version, "createdAt": node["createdAt"],
-                  "aliases": node["aliases"], "artifactCollection": node["artifactSequence"],
-                  "artifact": node}  # fmt: skip
-    return {"project": {**project, "artifactCollectionMembership": membership}}
-
-
-def _created_by(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    art = next((a for a in s.artifacts if a.id == v["id"]), None)
-    if art is None:
-        return {"artifact": None}
-    creator = None
-    if art.logged_by:
-        project = s.project_node({"entity": art.entity, "project": art.project})
-        creator = {"__typename": "Run", "id": f"run-{art.logged_by}", "name": art.logged_by,
-                   "project": project}  # fmt: skip
-    return {"artifact": {"createdBy": creator}}
-
-
-def _output_artifacts(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    project = s.project_node(v)
-    run = s.find_run(v, v["run"]) if project else None
-    if project is None or run is None:
-        return {"project": project and {**project, "run": None}}
-    mine = [a for a in s.artifacts if (a.entity, a.project, a.logged_by) == (
-        run.entity, run.project, run.id)]  # fmt: skip
-    page, start, end, more = _page(mine, v, "cursor", "perPage")
-    edges = [{"node": s.artifact_node(a), "cursor": str(start + i + 1)} for i, a in enumerate(page)]
-    conn = {"totalCount": len(mine), "edges": edges, "pageInfo": {
-        "__typename": "PageInfo", "endCursor": end, "hasNextPage": more}}  # fmt: skip
-    return {"project": {**project, "run": {"artifacts": conn}}}
-
-
-def _add_aliases(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    art = s.find_artifact(v["input"]["artifactID"])
-    if art is None:
-        raise LookupError(f"no artifact {v['input']['artifactID']!r}")
-    for entry in v["input"]["aliases"]:
-        target = (entry["entityName"], entry["projectName"], entry["artifactCollectionName"])
-        if target != (art.entity, art.project, art.name):
-            raise ValueError(f"alias target {target} is not the artifact's collection")
-        s.add_alias(art, entry["alias"])
-    return {"result": {"success": True}}
-
-
-def _update_artifact(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    """Only what an alias-only `artifact.save()` sends: metadata (unchanged), no tags/aliases."""
-    fields = v["input"]
-    art = s.find_artifact(fields["artifactID"])
-    if art is None:
-        raise LookupError(f"no artifact {fields['artifactID']!r}")
-    if fields.get("aliases") or fields.get("tagsToAdd") or fields.get("tagsToDelete"):
-        raise ValueError("the fake does not model aliases or tags in UpdateArtifact")
-    if fields.get("metadata") is not None:
-        art.metadata = json.loads(fields["metadata"])
-    return {"result": {"artifact": s.artifact_node(art)}}
-
-
 _HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, Any]]] = {
     "Viewer": _viewer,
     "ServerFeaturesQuery": _server_features,
@@ -481,11 +370,7 @@ _HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, An
     "Run": _run,
     "RunFiles": _run_files,
     "GetSweep": _get_sweep,
-    "ArtifactMembershipByName": _membership,
-    "ArtifactCreatedBy": _created_by,
-    "RunOutputArtifacts": _output_artifacts,
-    "AddAliases": _add_aliases,
-    "UpdateArtifact": _update_artifact,
+    **ARTIFACT_HANDLERS,
 }
 
 

@@ -447,6 +447,7 @@ def test_wandb_gate_cost_does_not_grow_with_the_project(
         assert report(outcome)["baseline"]["id"] == f"run{size - 1}"  # the best run on main
         assert report(outcome)["history_runs"] == 20
         assert outcome.exit_code == 0
-    assert cost[100] == cost[10_000] == 4
-    # connect, then one page each: candidate, best (bounded by the candidate's value), history
-    assert operations[100] == operations[10_000] == ["Viewer", "Runs", "Runs", "Runs"]
+    assert cost[100] == cost[10_000] == 5
+    # connect, then one page each: candidate (by `config.git_commit`, then by W&B's `commit`),
+    # best (bounded by the candidate's value), history
+    assert operations[100] == operations[10_000] == ["Viewer", "Runs", "Runs", "Runs", "Runs"]

@@ -1,0 +1,109 @@
+"""The fake W&B's artifact operations, as wandb 0.31.0 (and the 0.27.1 floor) send them.
+
+Sources: wandb/sdk/artifacts/_generated/operations.py (ArtifactMembershipByName, ArtifactByName,
+ArtifactCreatedBy, RunOutputArtifacts, AddAliases, UpdateArtifact) and artifact.py `_update`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fakes.wandb_server import FakeWandbServer
+
+
+def _membership(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    project = s.project_node(v)
+    if project is None:
+        return {"project": None}
+    name, _, ref = str(v["name"]).partition(":")
+    found = None
+    for art in s.artifacts:
+        if (art.entity, art.project, art.name) == (v["entity"], v["project"], name) and (
+            ref in art.aliases or ref == f"v{art.version}"
+        ):
+            found = art
+    if found is None:
+        return {"project": {**project, "artifactCollectionMembership": None}}
+    node = s.artifact_node(found)
+    membership = {"__typename": "ArtifactCollectionMembership", "id": f"m-{found.id}",
+                  "versionIndex": found.version, "createdAt": node["createdAt"],
+                  "aliases": node["aliases"], "artifactCollection": node["artifactSequence"],
+                  "artifact": node}  # fmt: skip
+    return {"project": {**project, "artifactCollectionMembership": membership}}
+
+
+def _artifact_by_name(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    """wandb 0.27.1 `api.artifact(name)`: `project { artifact(name: "coll:ref") }`
+    (sdk/artifacts/_generated/operations.py ArtifactByName); 0.31.0 asks for the membership."""
+    data = _membership(s, v)
+    membership = data["project"] and data["project"].pop("artifactCollectionMembership")
+    if data["project"] is not None:
+        data["project"]["artifact"] = membership and membership["artifact"]
+    return data
+
+
+def _created_by(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    art = next((a for a in s.artifacts if a.id == v["id"]), None)
+    if art is None:
+        return {"artifact": None}
+    creator = None
+    if art.logged_by:
+        project = s.project_node({"entity": art.entity, "project": art.project})
+        creator = {"__typename": "Run", "id": f"run-{art.logged_by}", "name": art.logged_by,
+                   "project": project}  # fmt: skip
+    return {"artifact": {"createdBy": creator}}
+
+
+def _output_artifacts(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    project = s.project_node(v)
+    run = s.find_run(v, v["run"]) if project else None
+    if project is None or run is None:
+        return {"project": project and {**project, "run": None}}
+    mine = [a for a in s.artifacts if (a.entity, a.project, a.logged_by) == (
+        run.entity, run.project, run.id)]  # fmt: skip
+    from fakes.wandb_server import page_of
+
+    page, start, end, more = page_of(mine, v, "cursor", "perPage")
+    edges = [{"node": s.artifact_node(a), "cursor": str(start + i + 1)} for i, a in enumerate(page)]
+    conn = {"totalCount": len(mine), "edges": edges, "pageInfo": {
+        "__typename": "PageInfo", "endCursor": end, "hasNextPage": more}}  # fmt: skip
+    return {"project": {**project, "run": {"artifacts": conn}}}
+
+
+def _add_aliases(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    art = s.find_artifact(v["input"]["artifactID"])
+    if art is None:
+        raise LookupError(f"no artifact {v['input']['artifactID']!r}")
+    for entry in v["input"]["aliases"]:
+        target = (entry["entityName"], entry["projectName"], entry["artifactCollectionName"])
+        if target != (art.entity, art.project, art.name):
+            raise ValueError(f"alias target {target} is not the artifact's collection")
+        if entry["alias"] not in s.ignore_aliases:
+            s.add_alias(art, entry["alias"])
+    return {"result": {"success": True}}
+
+
+def _update_artifact(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    """Only what an alias-only `artifact.save()` sends: metadata (unchanged), no tags/aliases."""
+    fields = v["input"]
+    art = s.find_artifact(fields["artifactID"])
+    if art is None:
+        raise LookupError(f"no artifact {fields['artifactID']!r}")
+    if fields.get("aliases") or fields.get("tagsToAdd") or fields.get("tagsToDelete"):
+        raise ValueError("the fake does not model aliases or tags in UpdateArtifact")
+    if fields.get("metadata") is not None:
+        art.metadata = json.loads(fields["metadata"])
+    return {"result": {"artifact": s.artifact_node(art)}}
+
+
+ARTIFACT_HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, Any]]] = {
+    "ArtifactMembershipByName": _membership,
+    "ArtifactByName": _artifact_by_name,
+    "ArtifactCreatedBy": _created_by,
+    "RunOutputArtifacts": _output_artifacts,
+    "AddAliases": _add_aliases,
+    "UpdateArtifact": _update_artifact,
+}
