@@ -34,9 +34,8 @@ def test_top_level_typo() -> None:
     assert error_of("tracker:\n  experiment: x\nmetric:\n  a: {}\n") == (
         "invalid config:\n"
         "  - .github/ml-gate.yml, line 3, key `metric`: unknown key. Did you mean `metrics`? "
-        "Valid keys here: tracker, candidate, baseline, metrics, comparable, confirm, run, comment, "
-        "on_failure, "
-        "registry, promote, override."
+        "Valid keys here: tracker, candidate, baseline, metrics, comparable, confirm, run, "
+        "comment, on_failure, registry, promote, override."
     )
 
 
