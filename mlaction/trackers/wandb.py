@@ -45,7 +45,7 @@ from mlaction.errors import (
     RunNotFoundError,
     TrackerError,
 )
-from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, Run, finite
+from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, DatasetInput, Run, finite
 from mlaction.trackers.base import ModelVersionRef, RunQuery
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
@@ -342,6 +342,15 @@ class WandbTracker:
             tags={str(tag): "true" for tag in run.tags or ()},
             duration_seconds=runtime,
         )
+
+    # -- comparability (`comparable.inputs`) --------------------------------------------------
+    def used_datasets(self, run_id: str) -> tuple[DatasetInput, ...]:
+        """The artifacts the run used (`Run.used_artifacts()`: name without the `:vN` alias,
+        content digest), read only when `comparable.inputs` asks for them (one request)."""
+        run = self._fetch_run(run_id)
+        doing = f"listing the artifacts used by run `{run_id}`"
+        used = self._call(doing, lambda: list(run.used_artifacts()))
+        return tuple(DatasetInput(str(a.name).rsplit(":", 1)[0], str(a.digest), None) for a in used)
 
 
 class _Missing:
