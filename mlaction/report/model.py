@@ -69,10 +69,12 @@ def build_report(verdict: Verdict, meta: Mapping[str, Any]) -> dict[str, Any]:
                 "rank": m.rank,
                 "candidate_text": m.candidate_text,
                 "baseline_text": m.baseline_text,
+                "band": list(m.band) if m.band else None,
             }
             for m in metric_rows(verdict)
         ],
         "notes": list(verdict.notes),
+        "more_runs": verdict.more_runs,
         "history_runs": len(sel.history),
         "tool": f"ml-gate {__version__}",
         "title": None,
