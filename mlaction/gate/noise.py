@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 from typing import Literal
 
@@ -61,6 +62,7 @@ class NoiseOutcome:
     more_runs: int
 
 
+@lru_cache(maxsize=256)
 def t_quantile(p: float, df: int) -> float:
     """Student's t quantile (one-sided), by bisection on the exact CDF for integer `df`."""
     if not 0.5 <= p < 1.0:
