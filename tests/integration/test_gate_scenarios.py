@@ -184,7 +184,11 @@ def test_nan_run_is_never_the_best_baseline(
         backend.log(f"{i + 2}" * 40, metrics={"acc": nan})
     backend.log(CAND, branch="feature", metrics={"acc": sign * 0.95})  # the new best
 
-    outcome = gate(backend, write_config, f"metrics:\n  acc: {{goal: {goal}, max_regression: 0}}\n")
+    outcome = gate(
+        backend,
+        write_config,
+        f"baseline: {{select: best}}\nmetrics:\n  acc: {{goal: {goal}, max_regression: 0}}\n",
+    )
 
     assert report(outcome)["baseline"]["id"] == real
     assert statuses(outcome) == {"acc.max_regression": "pass"}
