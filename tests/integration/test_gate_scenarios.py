@@ -366,7 +366,11 @@ def test_wandb_define_metric_max_summary(wandb: WandbBackend, write_config: Conf
     wandb.log("2" * 40, summary={"accuracy": {"max": 0.93, "last": 0.95}})
     wandb.log(CAND, branch="feature", summary={"accuracy": {"max": 0.955, "last": 0.99}})
 
-    outcome = gate(wandb, write_config, "metrics:\n  accuracy.max: {max_regression: 0.01}\n")
+    outcome = gate(
+        wandb,
+        write_config,
+        "baseline: {select: best}\nmetrics:\n  accuracy.max: {max_regression: 0.01}\n",
+    )
 
     assert report(outcome)["baseline"]["id"] == best  # ranked by the max, not the last value
     check = checks(outcome)["accuracy.max.max_regression"]
@@ -440,7 +444,8 @@ def test_wandb_gate_cost_does_not_grow_with_the_project(
         outcome = gate(
             project,
             write_config,
-            "baseline: {branch: main}\nmetrics:\n  accuracy: {min: 0.5, max_regression: 0.5}\n",
+            "baseline: {select: best, branch: main}\n"
+            "metrics:\n  accuracy: {min: 0.5, max_regression: 0.5}\n",
         )
 
         cost[size] = wandb_server.requests - before
