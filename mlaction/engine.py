@@ -135,7 +135,6 @@ def evaluate_gate(settings: Settings, tracker: Tracker | None = None) -> GateRes
         meta=meta,
         override=override,
         promotion=vars(promotion) if promotion else None,
-        more_runs=verdict.more_runs,
     )
     template = None
     if gate.comment.template:

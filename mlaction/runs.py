@@ -14,6 +14,16 @@ KILLED = "killed"
 
 
 @dataclass(frozen=True)
+class DatasetInput:
+    """A dataset a run used: MLflow `run.inputs.dataset_inputs` (context from the input tag
+    `mlflow.data.context`), W&B artifacts used by the run (context None). Untrusted text."""
+
+    name: str
+    digest: str
+    context: str | None = None
+
+
+@dataclass(frozen=True)
 class Run:
     """A tracker run, normalised. Every text field is untrusted (anyone can log anything)."""
 
@@ -29,6 +39,7 @@ class Run:
     params: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     duration_seconds: float | None = None
+    inputs: tuple[DatasetInput, ...] | None = None  # None: the tracker did not report them
 
     @property
     def duration(self) -> timedelta | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from mlaction.config.schema import GateConfig
@@ -29,6 +30,9 @@ def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Select
     if config.uses_replicates and not by_commit and candidate.commit:
         group = commit_group(config, tracker, candidate.commit) or group
     baseline, reason, model = find_baseline(config, tracker, git, candidate)
+    if config.comparable.inputs:
+        candidate = with_inputs(tracker, candidate) or candidate
+        baseline = with_inputs(tracker, baseline)
     baseline_group: tuple[Run, ...] = ()
     if config.uses_replicates and baseline is not None:
         # The one extra query replicate-aware gating costs: the baseline commit's other runs.
@@ -68,6 +72,15 @@ class _Memo:
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._tracker, attr)
+
+
+def with_inputs(tracker: Tracker, run: Run | None) -> Run | None:
+    """The run with its dataset inputs, for `comparable.inputs`: MLflow returns them with the
+    run; W&B answers `used_datasets` (the artifacts the run used) with one request."""
+    reader = getattr(tracker, "used_datasets", None)
+    if run is None or run.inputs is not None or reader is None:
+        return run
+    return replace(run, inputs=tuple(reader(run.id)))
 
 
 def commit_group(config: GateConfig, tracker: Tracker, commit: str) -> tuple[Run, ...]:

@@ -108,7 +108,7 @@ class CandidateConfig(_Strict):
 
 
 class BaselineConfig(_Strict):
-    select: Literal["best", "base_commit", "latest", "run_id", "alias", "none"] = "best"
+    select: Literal["best", "base_commit", "latest", "run_id", "alias", "none"] = "base_commit"
     metric: str | None = None
     branch: str | None = None
     run_id: str | None = None
@@ -126,10 +126,37 @@ class BaselineConfig(_Strict):
 
 
 class NoiseConfig(_Strict):
-    """Treat a drop within k·σ of the recent runs on the baseline branch as noise."""
+    """Judge a drop against the noise σ of the recent runs on the baseline branch.
+
+    Without `k` the tuned rule (mlaction.gate.noise: t quantiles, pass / fail / inconclusive);
+    with `k` the fixed band k·σ, capped by max_regression.
+    """
 
     window: int = Field(default=20, ge=3, le=500)
-    k: float = Field(default=3.0, gt=0, le=20)
+    k: float | None = Field(default=None, gt=0, le=20)
+
+
+# A metric without `noise:` uses the tuned noise rule when the history has this many finite runs.
+AUTO_NOISE_MIN_RUNS = 10
+
+
+class ComparableConfig(_Strict):
+    """What candidate and baseline must share for their scores to be compared."""
+
+    params: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    inputs: bool = False  # evaluation dataset inputs (MLflow dataset digests / W&B artifacts)
+    on_mismatch: Literal["fail", "warn"] = "fail"
+
+    @property
+    def active(self) -> bool:
+        return bool(self.params or self.tags or self.inputs)
+
+
+class ConfirmConfig(_Strict):
+    """An inconclusive comparison asks for more replicate runs (output `more-runs`)."""
+
+    on_inconclusive: Literal["fail", "warn"] = "fail"
 
 
 class ReplicatesConfig(_Strict):
@@ -143,7 +170,9 @@ class MetricRule(_Strict):
     min: float | None = None
     max: float | None = None
     max_regression: Tolerance | None = None
-    noise: NoiseConfig | None = None
+    min_improvement: Tolerance | None = None
+    # None: the tuned noise rule when the history allows it; false: never; true / {...}: always
+    noise: NoiseConfig | Literal[False] | None = None
     replicates: ReplicatesConfig | None = None
     test: Literal["bootstrap", "none"] = "bootstrap"
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
@@ -151,9 +180,14 @@ class MetricRule(_Strict):
     @property
     def compares(self) -> bool:
         """Whether this metric has a regression check against a reference."""
-        return self.max_regression is not None or self.noise is not None or bool(self.replicates)
+        return self.max_regression is not None or bool(self.noise) or bool(self.replicates)
 
-    @field_validator("max_regression", mode="before")
+    @field_validator("noise", mode="before")
+    @classmethod
+    def _noise(cls, value: object) -> object:
+        return NoiseConfig() if value is True else value
+
+    @field_validator("max_regression", "min_improvement", mode="before")
     @classmethod
     def _tolerance(cls, value: object) -> Tolerance | None:
         if value is None or isinstance(value, Tolerance):
@@ -242,6 +276,8 @@ class GateConfig(_Strict):
     candidate: CandidateConfig = Field(default_factory=CandidateConfig)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     metrics: dict[str, MetricRule] = Field(default_factory=dict)
+    comparable: ComparableConfig = Field(default_factory=ComparableConfig)
+    confirm: ConfirmConfig = Field(default_factory=ConfirmConfig)
     run: RunRules = Field(default_factory=RunRules)
     comment: CommentConfig = Field(default_factory=CommentConfig)
     on_failure: Literal["fail", "warn"] = "fail"
@@ -258,7 +294,11 @@ class GateConfig(_Strict):
     @property
     def history_limit(self) -> int:
         """How many runs of history the comment and the noise bands need."""
-        windows = [r.noise.window for r in self.metrics.values() if r.noise]
+        windows = [
+            r.noise.window if r.noise else NoiseConfig().window
+            for r in self.metrics.values()
+            if r.noise is not False and (r.noise or r.max_regression or r.min_improvement)
+        ]
         return max([self.comment.history, *windows])
 
     @property

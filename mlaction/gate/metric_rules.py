@@ -2,166 +2,34 @@
 
 1. Presence: a metric missing from the candidate, NaN or infinite fails every rule that reads it.
 2. Bounds: `min` / `max` (checks `<metric>.min`, `<metric>.max`).
-3. The comparison with a reference, the first that applies:
+3. The regression check against a reference, the first that applies (gate/comparisons.py):
    a. `replicates`: when both the candidate's and the baseline's commit have at least `min`
       finished runs with the metric, the groups are compared (bootstrap test, or plain means
       with `test: none`). Check `<metric>.max_regression`.
-   b. `noise`: when the history window has at least 3 finite values, the candidate is compared
-      with the history's noise band. Check `<metric>.noise`.
+   b. `noise`: the candidate commit's runs against the history's noise (check `<metric>.noise`):
+      the tuned rule by default when the history has AUTO_NOISE_MIN_RUNS finite runs (or always
+      with `noise:`), the fixed band with `noise: {k: ...}`; `noise: false` turns it off.
    c. The plain single-run `max_regression` against the baseline run.
    When a richer rule cannot apply, a visible note says why and the next one is used; with
    nothing left to compare, the check is skipped with that note.
-4. Nothing configured but the metric: `<metric>.present`.
-`mlaction.gate.stats` (numpy) is imported only when a metric uses replicates or noise.
+4. `min_improvement` (gate/improvement.py): check `<metric>.min_improvement`.
+5. Nothing configured but the metric: `<metric>.present`.
+An inconclusive comparison is a failed check listed in `Comparison.inconclusive`, with the
+number of runs that would settle it in `Comparison.more_runs`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import replace
 
 from mlaction.config.schema import MetricRule
-from mlaction.gate.results import CheckResult, fail, finite, fmt, tol, worse
+from mlaction.gate.comparisons import Comparison, compare, values
+from mlaction.gate.improvement import improvement_check
+from mlaction.gate.results import CheckResult, fail, fmt, tol, worse
 from mlaction.runs import Run, Selection
 
-
-@dataclass(frozen=True)
-class Comparison:
-    """How a metric was compared with its reference (noise band, replicate groups), for the
-    check and the report's table; `check` is None when no richer rule applied."""
-
-    check: CheckResult | None
-    notes: tuple[str, ...] = ()
-    candidate_text: str | None = None  # "0.880 ± 0.004 (n=5)" for the table
-    baseline_text: str | None = None
-    rule_text: str | None = None
-
-
-def values(runs: tuple[Run, ...], metric: str) -> list[float]:
-    found = [r.metric(metric) for r in runs]
-    return [v for v in found if finite(v) and v is not None]
-
-
-def compare(name: str, rule: MetricRule, selection: Selection, missing: str | None) -> Comparison:
-    """The replicate or noise-band check for one metric, or the notes on why neither applies."""
-    notes: list[str] = []
-    if rule.replicates and not missing:
-        result = _replicates(name, rule, selection, notes)
-        if result is not None:
-            return result
-    if rule.noise and not missing:
-        result = _noise(name, rule, selection, notes)
-        if result is not None:
-            return result
-    return Comparison(None, tuple(notes))
-
-
-def _replicates(
-    name: str, rule: MetricRule, selection: Selection, notes: list[str]
-) -> Comparison | None:
-    from mlaction.gate import stats
-
-    assert rule.replicates is not None
-    need = rule.replicates.min
-    if selection.baseline is None:
-        notes.append(f"`{name}`: no baseline, so no replicate comparison.")
-        return None
-    cand = values(selection.candidate_group or (selection.candidate,), name)
-    base = values(selection.baseline_group or (selection.baseline,), name)
-    if len(cand) < need or len(base) < need:
-        notes.append(
-            f"`{name}`: too few replicates for a group comparison ({len(cand)} candidate and "
-            f"{len(base)} baseline runs with the metric; `replicates.min` is {need}): "
-            "compared single runs instead."
-        )
-        return None
-    base_stats = stats.summarize(base)
-    tolerance = rule.max_regression.allowed(base_stats.mean) if rule.max_regression else 0.0
-    check = f"{name}.max_regression"
-    if rule.test == "bootstrap":
-        decision = stats.replicate_regression(
-            cand, base, goal=rule.goal, tolerance=tolerance, confidence=rule.confidence
-        )
-        ok = not decision.regression
-        message = decision.message
-        rule_text = f"Δ ≤ {fmt(tolerance)}, bootstrap {rule.confidence:.0%}"
-        cand_stats = decision.candidate
-    else:
-        cand_stats = stats.summarize(cand)
-        drop = worse(rule.goal, cand_stats.mean, base_stats.mean)
-        ok = drop <= tolerance + tol(base_stats.mean)
-        message = (
-            f"mean {fmt(cand_stats.mean)} (n={cand_stats.n}) vs {fmt(base_stats.mean)} "
-            f"(n={base_stats.n}): {fmt(drop)} worse, allowed {fmt(tolerance)} (no test)"
-        )
-        rule_text = f"Δ(means) ≤ {fmt(tolerance)}"
-    result = CheckResult(
-        check,
-        "pass" if ok else "fail",
-        message,
-        name,
-        cand_stats.mean,
-        tolerance,
-        base_stats.mean,
-        rule_text,
-        violated=not ok,
-    )
-    return Comparison(
-        result, tuple(notes), _group_text(cand_stats), _group_text(base_stats), rule_text
-    )
-
-
-def _noise(
-    name: str, rule: MetricRule, selection: Selection, notes: list[str]
-) -> Comparison | None:
-    from mlaction.gate import stats
-
-    assert rule.noise is not None
-    value = selection.candidate.metric(name)
-    assert value is not None
-    window = values(selection.history[: rule.noise.window], name)
-    band = stats.noise_band(window, k=rule.noise.k)
-    if band is None:
-        notes.append(
-            f"`{name}`: too few runs in the history ({len(window)} with the metric, 3 needed) "
-            "to estimate its noise: compared with the baseline run instead."
-        )
-        return None
-    ceiling = rule.max_regression.allowed(band.center) if rule.max_regression else None
-    decision = stats.noise_regression(value, band, goal=rule.goal, ceiling=ceiling)
-    ok = not decision.regression
-    rule_text = f"noise band ±{fmt(band.band)} ({fmt(rule.noise.k)}σ, {band.n} runs)"
-    if decision.capped:
-        rule_text += f", capped at {fmt(decision.allowed)}"
-    result = CheckResult(
-        f"{name}.noise",
-        "pass" if ok else "fail",
-        decision.message,
-        name,
-        value,
-        decision.allowed,
-        band.center,
-        rule_text,
-        violated=not ok,
-    )
-    band_text = _group_text(_Spread(band.center, band.band, band.n))
-    return Comparison(result, tuple(notes), None, band_text, rule_text)
-
-
-@dataclass(frozen=True)
-class _Spread:
-    mean: float
-    std: float
-    n: int
-
-
-def _group_text(group: object) -> str:
-    """ "88.0 ± 0.6 (n=5)": the mean to the precision of its spread (two significant digits)."""
-    mean, std, n = (getattr(group, k) for k in ("mean", "std", "n"))
-    if not std or not math.isfinite(std):
-        return f"{fmt(mean)} ± 0 (n={n})"
-    decimals = min(12, max(0, 1 - math.floor(math.log10(abs(std)))))
-    return f"{mean:.{decimals}f} ± {std:.{decimals}f} (n={n})"
+__all__ = ["Comparison", "metric_checks", "values"]
 
 
 # --- the metric's checks, in precedence order ------------------------------------------
@@ -179,7 +47,7 @@ def metric_checks(
     if rule.max is not None:
         checks.append(_bound(name, value, missing, rule.max, "<="))
     comparison = Comparison(None)
-    if rule.noise or rule.replicates:
+    if rule.compares:
         comparison = compare(name, rule, selection, missing)
     if comparison.check is not None:
         checks.append(comparison.check)
@@ -192,6 +60,15 @@ def metric_checks(
             checks.append(fail(f"{name}.{kind}", missing, metric=name, observed=value))
         else:
             checks.append(CheckResult(f"{name}.{kind}", "skip", why, name, value))
+    if rule.min_improvement is not None:
+        found = improvement_check(name, rule, selection, missing)
+        checks.append(found.check)
+        comparison = replace(
+            comparison,
+            more_runs=max(comparison.more_runs, found.more_runs),
+            inconclusive=comparison.inconclusive
+            + ((found.check.name,) if found.inconclusive else ()),
+        )
     if not checks:
         if missing:
             checks.append(fail(f"{name}.present", missing, metric=name, observed=value))

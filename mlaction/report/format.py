@@ -147,15 +147,19 @@ def mermaid(row: Mapping[str, Any]) -> Markup:
     if len(points) < 2:
         return Markup("")
     title = re.sub(r"[^A-Za-z0-9 ._/-]", "_", str(row.get("name", "")))[:60]
-    low, high = min(points), max(points)
+    band = [float(v) for v in row.get("band") or [] if isinstance(v, int | float)]
+    band = band if len(band) == 2 and all(math.isfinite(v) for v in band) else []
+    low, high = min(points + band), max(points + band)
     pad = (high / 2 - low / 2) * 0.2 or abs(high) * 0.01 or 1.0  # halves: no overflow
     bottom = max(low - pad, -sys.float_info.max)
     top = min(high + pad, sys.float_info.max)
     axis = ", ".join(f'"{label}"' for label in labels)
     line = ", ".join(f"{v:.6g}" for v in points)
+    # The noise band the decision used: two flat lines at its edges.
+    edges = "".join(f"\n    line [{', '.join(f'{edge:.6g}' for _ in points)}]" for edge in band)
     return Markup(
         f'```mermaid\nxychart-beta\n    title "{title}"\n    x-axis [{axis}]\n'
-        f'    y-axis "{title}" {bottom:.6g} --> {top:.6g}\n    line [{line}]\n```'
+        f'    y-axis "{title}" {bottom:.6g} --> {top:.6g}\n    line [{line}]{edges}\n```'
     )
 
 

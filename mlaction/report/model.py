@@ -90,6 +90,7 @@ class MetricInfo(_Model):
     rank: int | None = None
     candidate_text: Name | None = None
     baseline_text: Name | None = None
+    band: list[float] | None = Field(default=None, max_length=2)  # the noise band's edges
 
 
 class OverrideInfo(_Model):
@@ -160,7 +161,6 @@ def build_report(
     meta: Mapping[str, Any] | None = None,
     override: Override | None = None,
     promotion: Mapping[str, Any] | None = None,
-    more_runs: int = 0,
 ) -> Report:
     """The report of a verdict. `meta`: title, config, comment_id, run_url, history_branch,
     tracker, experiment (trusted: from the config). Untrusted text is capped here."""
@@ -192,7 +192,7 @@ def build_report(
         "metrics": [vars(m) for m in metric_rows(verdict)],
         "notes": list(verdict.notes),
         "history_runs": len(sel.history),
-        "more_runs": more_runs,
+        "more_runs": verdict.more_runs,
         "tool": f"ml-gate {__version__}",
         "override": {"label": override.label, "by": override.by} if override else None,
         "promotion": dict(promotion) if promotion else None,

@@ -30,6 +30,7 @@ class MetricRow:
     rank: int | None = None  # the candidate's place among the history and itself (1 = best)
     candidate_text: str | None = None  # replicate groups: "0.880 ± 0.004 (n=5)"
     baseline_text: str | None = None  # replicate groups, or the noise band's center ± band
+    band: tuple[float, float] | None = None  # the values the noise rule did not fail (trend)
 
 
 def metric_rows(verdict: Verdict) -> tuple[MetricRow, ...]:
@@ -92,6 +93,7 @@ def metric_row(
         rank,
         candidate_text,
         comparison.baseline_text,
+        comparison.band,
     )
 
 

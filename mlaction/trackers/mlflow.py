@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from mlaction.config import TrackerConfig
 from mlaction.errors import AliasNotFoundError, PromotionError, RunNotFoundError, TrackerError
-from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, Run
+from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, DatasetInput, Run
 from mlaction.trackers.base import ModelVersionRef, RunQuery
 
 COMMIT_TAGS = ("mlflow.source.git.commit", "git_commit", "commit")
@@ -294,6 +294,7 @@ class MlflowTracker:
             metrics={k: float(v) for k, v in (data.metrics or {}).items()},
             params=dict(data.params or {}),
             tags={k: v for k, v in tags.items() if not k.startswith("mlflow.log-model")},
+            inputs=dataset_inputs(raw),
         )
 
     # --- errors --------------------------------------------------------------------------
@@ -361,3 +362,15 @@ def _time(millis: int | None) -> datetime | None:
     if not millis:
         return None
     return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+
+
+def dataset_inputs(raw: Any) -> tuple[DatasetInput, ...]:
+    """`run.inputs.dataset_inputs` (mlflow.log_input): name, digest and the input tag
+    `mlflow.data.context` (train / eval / ...), as MLflow's `DatasetInput` entity holds them."""
+    found = getattr(getattr(raw, "inputs", None), "dataset_inputs", None) or ()
+    result = []
+    for item in found:
+        dataset = item.dataset
+        context = next((t.value for t in item.tags or () if t.key == "mlflow.data.context"), None)
+        result.append(DatasetInput(str(dataset.name), str(dataset.digest), context))
+    return tuple(result)

@@ -19,8 +19,10 @@ It answers `search` the way the real trackers answer it on their servers, rule b
   ordered by the metric, ascending or descending, ties broken by start time, newest first, then
   by run id (mlflow.py `_search` sends `attributes.start_time DESC`; sqlalchemy_store
   `_get_orderby_clauses` appends `run_uuid`). With `flavour="wandb"` a NaN or -inf run is kept
-  (`$exists` is true for it) and NaN sorts as W&B's MySQL store sorts NULL: first ascending,
-  last descending (tests/fakes/wandb_server.py `_sort_key`).
+  (`$exists` is true for it). The W&B server sorts NaN as its MySQL store sorts NULL (first
+  ascending, last descending: tests/fakes/wandb_server.py `_sort_key`) and applies the limit;
+  the W&B tracker then merges its flat-key and nested-key answers and orders them itself, NaN
+  after every number (mlaction/trackers/wandb/query.py `merge` and `_by_metric`).
 - `order_by=None`: newest first by start time (MLflow `attributes.start_time DESC`, W&B
   `-created_at`), ties by run id; a run without a start time counts as the oldest.
 - `limit`: at most that many runs after ordering (MLflow `max_results`, W&B one page of
@@ -153,7 +155,15 @@ class MemoryTracker:
             raise ValueError(f"RunQuery.limit must be at least 1, got {query.limit}")
         clauses = _parse_filter(query.extra_filter) if query.extra_filter else []
         found = [r for r in self.runs if self._matches(r, query, clauses)]
-        return self._ordered(found, query)[: query.limit]
+        ordered = self._ordered(found, query)
+        if self.flavour == "wandb" and query.order_by is not None and not query.descending:
+            # The server sorts NaN first ascending and applies the limit; the tracker then
+            # orders what came back with NaN last (trackers/wandb/query.py `merge`).
+            metric = query.order_by
+            nan_first = sorted(ordered, key=lambda r: not math.isnan(r.metric(metric) or 0.0))
+            page = {r.id for r in nan_first[: query.limit]}
+            return [r for r in ordered if r.id in page]
+        return ordered[: query.limit]
 
     def get_run(self, run_id: str) -> Run:
         self.run_reads.append(run_id)
@@ -242,8 +252,6 @@ class MemoryTracker:
         numbers = [r for r in runs if not math.isnan(r.metric(metric) or 0.0)]
         nans = [r for r in runs if math.isnan(r.metric(metric) or 0.0)]
         numbers.sort(key=lambda r: _stored(r.metric(metric) or 0.0), reverse=query.descending)
-        if self.flavour == "wandb" and not query.descending:
-            return nans + numbers
         return numbers + nans
 
     def _version(self, model: str, version: str) -> ModelVersionRef:

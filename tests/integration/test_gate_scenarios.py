@@ -186,7 +186,11 @@ def test_nan_run_is_never_the_best_baseline(
         backend.log(f"{i + 2}" * 40, metrics={"acc": nan})
     backend.log(CAND, branch="feature", metrics={"acc": sign * 0.95})  # the new best
 
-    outcome = gate(backend, write_config, f"metrics:\n  acc: {{goal: {goal}, max_regression: 0}}\n")
+    outcome = gate(
+        backend,
+        write_config,
+        f"baseline: {{select: best}}\nmetrics:\n  acc: {{goal: {goal}, max_regression: 0}}\n",
+    )
 
     assert report(outcome)["baseline"]["id"] == real
     assert statuses(outcome) == {"acc.max_regression": "pass"}
@@ -364,7 +368,11 @@ def test_wandb_define_metric_max_summary(wandb: WandbBackend, write_config: Conf
     wandb.log("2" * 40, summary={"accuracy": {"max": 0.93, "last": 0.95}})
     wandb.log(CAND, branch="feature", summary={"accuracy": {"max": 0.955, "last": 0.99}})
 
-    outcome = gate(wandb, write_config, "metrics:\n  accuracy.max: {max_regression: 0.01}\n")
+    outcome = gate(
+        wandb,
+        write_config,
+        "baseline: {select: best}\nmetrics:\n  accuracy.max: {max_regression: 0.01}\n",
+    )
 
     assert report(outcome)["baseline"]["id"] == best  # ranked by the max, not the last value
     check = checks(outcome)["accuracy.max.max_regression"]
@@ -438,7 +446,8 @@ def test_wandb_gate_cost_does_not_grow_with_the_project(
         outcome = gate(
             project,
             write_config,
-            "baseline: {branch: main}\nmetrics:\n  accuracy: {min: 0.5, max_regression: 0.5}\n",
+            "baseline: {select: best, branch: main}\n"
+            "metrics:\n  accuracy: {min: 0.5, max_regression: 0.5}\n",
         )
 
         cost[size] = wandb_server.requests - before

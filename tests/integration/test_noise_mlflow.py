@@ -127,12 +127,12 @@ def log_groups(runs: RunLogger) -> tuple[list[str], list[str]]:
 REPLICATE_GATE = """
 baseline: {select: base_commit, branch: main}
 metrics:
-  accuracy: {max_regression: 1, replicates: {min: 3}}
+  accuracy: {max_regression: 1, replicates: {min: 3}, noise: false}
 """
 PLAIN_GATE = """
 baseline: {select: base_commit, branch: main}
 metrics:
-  accuracy: {max_regression: 1}
+  accuracy: {max_regression: 1, noise: false}
 """
 PR = GitContext(commit=CAND, base_commit=BASE, base_branch="main", head_branch="feature")
 
@@ -228,11 +228,17 @@ def test_noise_band_passes_a_wobble_within_noise(
     assert row["baseline_text"] == f"{center:.1f} ± {3 * sigma:.1f} (n=20)"
     assert len(row["trend"]) == 20
 
-    # Without the band, the best of those 20 noisy runs (the luckiest) fails the same candidate.
+    # The default (no `noise:` key, 20 runs of history): the tuned noise rule passes it too.
+    default = gate(runs, write_config, "metrics:\n  accuracy: {max_regression: 1}\n", git=git)
+    assert default.exit_code == 0
+    assert check(default, "accuracy.noise")["rule"].startswith("noise (auto): pass ≥ ")
+
+    # Without any band, the best of those 20 noisy runs (the luckiest) fails the same candidate.
     plain = gate(
         runs,
         write_config,
-        "baseline: {select: best, branch: main}\nmetrics:\n  accuracy: {max_regression: 1}\n",
+        "baseline: {select: best, branch: main}\n"
+        "metrics:\n  accuracy: {max_regression: 1, noise: false}\n",
         git=git,
     )
     assert plain.exit_code == 1

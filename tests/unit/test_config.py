@@ -25,8 +25,8 @@ def test_typo_suggests_nearest_key_with_line() -> None:
     assert error_of(text) == (
         "invalid config:\n"
         "  - .github/ml-gate.yml, line 6, key `metrics.accuracy.max_regresion`: unknown key. "
-        "Did you mean `max_regression`? Valid keys here: goal, min, max, max_regression, noise, "
-        "replicates, test, confidence."
+        "Did you mean `max_regression`? Valid keys here: goal, min, max, max_regression, "
+        "min_improvement, noise, replicates, test, confidence."
     )
 
 
@@ -34,8 +34,8 @@ def test_top_level_typo() -> None:
     assert error_of("tracker:\n  experiment: x\nmetric:\n  a: {}\n") == (
         "invalid config:\n"
         "  - .github/ml-gate.yml, line 3, key `metric`: unknown key. Did you mean `metrics`? "
-        "Valid keys here: tracker, candidate, baseline, metrics, run, comment, on_failure, "
-        "registry, promote, override."
+        "Valid keys here: tracker, candidate, baseline, metrics, comparable, confirm, run, "
+        "comment, on_failure, registry, promote, override."
     )
 
 

@@ -195,7 +195,7 @@ def test_metric_rows_delta_trend_and_new_best() -> None:
     assert row.delta_pct == pytest.approx(1.0 / 0.93)
     assert row.trend == (0.91, 0.92, 0.93)
     assert row.new_best is True
-    assert row.rules == "Δ ≤ 0.05"
+    assert row.rules == "Δ ≤ 0.05 (plain: history of 3 runs, noise rule from 10)"
 
 
 def test_formatting() -> None:

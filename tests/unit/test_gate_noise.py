@@ -120,21 +120,28 @@ def test_replicates_true_significant_drop_fails_with_means_n_and_ci() -> None:
     assert result.observed == pytest.approx(statistics.fmean(TIGHT_CAND))
     assert result.baseline_value == pytest.approx(statistics.fmean(TIGHT_BASE))
     assert result.threshold == pytest.approx(0.01)
-    assert result.rule == "Δ ≤ 0.01, bootstrap 95%"
+    assert result.rule == "Δ ≤ 0.01, bootstrap 95% CI of the drop [0.0182, 0.0218]"
     assert verdict.notes == ()
 
 
-def test_replicates_large_but_noisy_drop_passes() -> None:
+def test_replicates_large_but_noisy_drop_is_inconclusive() -> None:
     sel = selection(group("c", CAND_SHA, "acc", WIDE_CAND), group("b", BASE_SHA, "acc", WIDE_BASE))
     verdict = evaluate(config(REPLICATES), sel, NOW)
 
     result = check(verdict, "acc.max_regression")
-    assert result.status == "pass"
-    assert not result.violated
+    # Beyond the allowance but not significant: the gate does not guess, it asks for runs.
+    assert result.status == "fail"
+    assert result.violated
+    assert verdict.more_runs == 4
     assert result.message.startswith("mean 0.872 ± 0.066 (n=5) vs 0.900 ± 0.038 (n=5): 0.028 worse")
     assert result.message.endswith(
         "beyond the allowed 0.010 but not significant (the CI reaches 0)"
+        "; inconclusive: train 4 more seeds of this commit"
     )
+    warned = evaluate(config(REPLICATES, "confirm: {on_inconclusive: warn}"), sel, NOW)
+    assert check(warned, "acc.max_regression").status == "warn"
+    assert warned.verdict == "warn"
+    assert warned.more_runs == 4
     match = CI.search(result.message)
     assert match is not None
     assert float(match.group(1)) < 0 < float(match.group(2))
@@ -209,7 +216,7 @@ def test_relative_tolerance_is_taken_of_the_baseline_mean() -> None:
     assert result.baseline_value == pytest.approx(50.0)
     assert result.status == "fail"
     assert "and significant" in result.message
-    assert result.rule == "Δ ≤ 1, bootstrap 95%"
+    assert result.rule == "Δ ≤ 1, bootstrap 95% CI of the drop [0.412, 1.61]"
 
     with_none = config('  acc: {max_regression: "2%", replicates: {min: 3}, test: none}')
     result = check(evaluate(with_none, selection(cand, base), NOW), "acc.max_regression")
@@ -241,7 +248,9 @@ def test_replicates_goal_minimize() -> None:
         "mean 0.200 ± 0.002 (n=5) vs 0.230 ± 0.002 (n=5): 0.030 better"
     )
     assert result.message.endswith("within the allowed 0.010")
-    assert metric_rows(better)[0].rules == "Δ ≤ 0.01, bootstrap 95%, lower is better"
+    assert metric_rows(better)[0].rules == (
+        "Δ ≤ 0.01, bootstrap 95% CI of the drop [-0.0318, -0.0282], lower is better"
+    )
 
 
 def test_replicates_without_baseline_note_then_skip() -> None:
@@ -442,7 +451,7 @@ def test_row_texts_for_replicates() -> None:
     assert row.candidate_text == f"0.8800 ± {sd:.4f} (n=5)"
     assert row.candidate_text == "0.8800 ± 0.0016 (n=5)"
     assert row.baseline_text == "0.9000 ± 0.0016 (n=5)"
-    assert row.rules == "Δ ≤ 0.01, bootstrap 95%"
+    assert row.rules == "Δ ≤ 0.01, bootstrap 95% CI of the drop [0.0182, 0.0218]"
     assert row.status == "fail"
     # The numeric columns are the numbers compared: the group means.
     assert (row.candidate, row.baseline) == pytest.approx((0.880, 0.900))

@@ -159,5 +159,8 @@ def test_golden_noise_band_and_trends(regen_golden: bool) -> None:
     assert "noise band ±1.023 (3σ, 20 runs), capped at 1 |" in line
     assert report["checks"][0]["threshold"] == 1.0
     assert markdown.count("```mermaid") == 2
-    assert "Trend charts (20 recent runs on main, then this one)" in markdown
+    assert (
+        "Trend charts (20 recent runs on main, then this one; flat lines: the noise band"
+        in markdown
+    )
     assert "**f1.noise**: 0.850 is 0.030 below the mean 0.880 of 20 runs" in markdown

@@ -14,7 +14,7 @@ from typing import Any
 
 from mlaction.config import TrackerConfig
 from mlaction.errors import MlGateError, RunNotFoundError, TrackerError
-from mlaction.runs import ModelVersionRef, Run, finite
+from mlaction.runs import DatasetInput, ModelVersionRef, Run, finite
 from mlaction.trackers.base import RunQuery
 from mlaction.trackers.wandb import artifacts, settings
 from mlaction.trackers.wandb.errors import Classifier, api_failure
@@ -186,3 +186,12 @@ class WandbTracker:
                     return missing
                 raise missing from None
             raise self.classifier.error(exc, doing) from None
+
+    # -- comparability (`comparable.inputs`) --------------------------------------------------
+    def used_datasets(self, run_id: str) -> tuple[DatasetInput, ...]:
+        """The artifacts the run used (`Run.used_artifacts()`: name without the `:vN` alias,
+        content digest), read only when `comparable.inputs` asks for them (one request)."""
+        run = self.fetch_run(run_id)
+        doing = f"listing the artifacts used by run `{run_id}`"
+        used = self.call(doing, lambda: list(run.used_artifacts()))
+        return tuple(DatasetInput(str(a.name).rsplit(":", 1)[0], str(a.digest), None) for a in used)
