@@ -190,7 +190,9 @@ def _ancestors(env: Mapping[str, str]) -> Callable[[str, int], list[str]]:
 def cmd_validate(args: argparse.Namespace) -> int:
     from mlaction.config import load_config
 
-    loaded = load_config(_config_path(args))
+    loaded = load_config(_config_path(args), lenient=True)
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     gate = loaded.gate
     rules = sum(
         (r.min is not None) + (r.max is not None) + (r.max_regression is not None)

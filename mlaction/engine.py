@@ -64,6 +64,7 @@ def evaluate_gate(
     if settings.root is not None:
         loaded = replace(loaded, root=settings.root)
     gate = loaded.gate
+    template = loaded.template_file()  # inside the repository, checked before any query
     tracker = tracker or build_tracker(gate.tracker)
     # Each request is bounded by the timeout and few retries; the whole tracker phase also has
     # a hard deadline (45 s with the default 30 s timeout), so a hung tracker never hangs a job.
@@ -91,9 +92,6 @@ def evaluate_gate(
         "promotion": asdict(promotion) if promotion else None,
     }
     report = build_report(verdict, meta)
-    template = None
-    if gate.comment.template:
-        template = (loaded.path.parent / gate.comment.template).resolve()
     markdown = render_markdown(report, user_template=template)
     return loaded, report, markdown
 
