@@ -27,32 +27,6 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = ".github/ml-gate.yml"
 
-STARTER = """\
-# ml-gate: the quality gate for this repository's model.
-# Reference: https://github.com/ml-gate/ml-gate/blob/main/docs/configuration.md
-tracker:
-  type: mlflow                  # mlflow | wandb
-  uri: ${MLFLOW_TRACKING_URI}
-  experiment: my-experiment     # W&B: entity/project
-candidate:
-  select: commit                # the run tagged with this commit
-baseline:
-  select: base_commit           # the PR's base commit (default) | best | latest | run_id | alias
-  branch: main                  # history on main: the noise of each metric (10+ runs)
-metrics:                        # max_regression: noise-aware when main has 10+ runs
-  accuracy: {min: 0.90, max_regression: 0.02}
-  # val_loss: {goal: minimize, max_regression: 5%}
-  # auc: {min_improvement: 0.5%}     # with baseline alias champion: promote only a better model
-# comparable: {params: [eval_dataset], inputs: true}   # refuse scores from different test sets
-confirm:
-  on_inconclusive: fail         # an ambiguous first run asks for more seeds (output more-runs)
-run:
-  max_age: 7d
-comment:
-  mode: always
-on_failure: fail
-"""
-
 
 def build_parser() -> argparse.ArgumentParser:
     # --debug is accepted before and after the subcommand (`ml-gate --debug check`).
@@ -186,8 +160,7 @@ class Outcome:
     error: BaseException | None = None
 
     @property
-    def report(self) -> dict[str, Any] | None:
-        """The JSON report, when a verdict was computed."""
+    def report(self) -> dict[str, Any] | None:  # the JSON report, when there is a verdict
         return self.result.to_json() if self.result else None
 
     @property
@@ -303,7 +276,9 @@ def _api_ancestors(env: Mapping[str, str]) -> Ancestors | None:
 def cmd_validate(args: argparse.Namespace) -> int:
     from mlaction.config import load_config
 
-    loaded = load_config(args.config)
+    loaded = load_config(args.config, lenient=True)
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     gate = loaded.gate
     rules = sum(
         (r.min is not None) + (r.max is not None) + (r.max_regression is not None)
@@ -365,6 +340,8 @@ def cmd_comment(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from mlaction.config.starter import STARTER
+
     path: Path = args.config
     if path.exists() and not args.force:
         raise UsageError(f"{path} already exists.", hint="Pass --force to overwrite it.")

@@ -103,6 +103,7 @@ def evaluate_gate(settings: Settings, tracker: Tracker | None = None) -> GateRes
     if settings.root is not None:
         loaded = replace(loaded, root=settings.root)
     gate = _with_run_id(loaded.gate, settings.run_id)
+    template = loaded.template_file()  # inside the repository, checked before any query
     tracker = tracker or build_tracker(gate.tracker)
     # Each request is bounded by the timeout and few retries; the whole tracker phase also has
     # a hard deadline (45 s with the default 30 s timeout), so a hung tracker never hangs a job.
@@ -136,9 +137,6 @@ def evaluate_gate(settings: Settings, tracker: Tracker | None = None) -> GateRes
         override=override,
         promotion=vars(promotion) if promotion else None,
     )
-    template = None
-    if gate.comment.template:
-        template = (loaded.path.parent / gate.comment.template).resolve()
     markdown = render_markdown(
         report, marker=comment_marker(loaded.comment_id), user_template=template
     )

@@ -8,14 +8,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from mlaction.config.messages import format_errors, interpolate, line_index
+from mlaction.config.messages import format_errors, interpolate, line_index, where
 from mlaction.config.schema import GateConfig
+from mlaction.config.strict_yaml import read_yaml
+from mlaction.config.template import resolve_template
 from mlaction.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = ".github/ml-gate.yml"
@@ -26,10 +28,21 @@ class LoadedConfig:
     path: Path
     gate: GateConfig
     root: Path | None = None  # the repository (workspace) the path is named from
+    lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)
+    warnings: tuple[str, ...] = ()  # lenient loading: values set only at run time
 
     @property
     def comment_id(self) -> str:
         return comment_id(self.path, self.root, self.gate.comment.id)
+
+    def template_file(self) -> Path | None:
+        """The checked `comment.template` file (inside the repository root: `root`, else the
+        cwd; a small regular file), or None when the config names none."""
+        value = self.gate.comment.template
+        if value is None:
+            return None
+        key = where(self.path, self.lines, ("comment", "template"))
+        return resolve_template(value, self.path, self.root, key)
 
 
 def comment_id(path: Path, root: Path | None = None, explicit: str | None = None) -> str:
@@ -57,8 +70,17 @@ def _relative(path: Path, root: Path | None = None) -> Path:
 # --- loading ---------------------------------------------------------------------------------
 
 
-def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Read, interpolate and validate a gate config file."""
+def load_config(
+    path: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    lenient: bool = False,
+) -> LoadedConfig:
+    """Read, interpolate and validate a gate config file.
+
+    `lenient` checks a config without its environment (`ml-gate validate`): an unset ${VAR}
+    becomes a warning in `LoadedConfig.warnings`, and the comment template is checked too.
+    """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -70,21 +92,15 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {file}: {exc.strerror}.") from None
-    return parse_config(text, file, os.environ if env is None else env)
+    return parse_config(text, file, os.environ if env is None else env, lenient=lenient)
 
 
-def parse_config(text: str, file: Path, env: Mapping[str, str]) -> LoadedConfig:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            f"{file}{where}: not valid YAML: {problem}.",
-            hint="Check the indentation and quoting around that line.",
-        ) from None
+def parse_config(
+    text: str, file: Path, env: Mapping[str, str], *, lenient: bool = False
+) -> LoadedConfig:
+    """Validate a config's text. `lenient`: an unset ${VAR} is a warning, not an error (the
+    value is set at run time), and what depends on it is not checked."""
+    node, data = read_yaml(text, file)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -93,9 +109,72 @@ def parse_config(text: str, file: Path, env: Mapping[str, str]) -> LoadedConfig:
             f"got {type(data).__name__}."
         )
     lines = line_index(node)
-    data = interpolate(data, (), env, file, lines)
+    unset: list[tuple[tuple[str, ...], str]] | None = [] if lenient else None
+    data = interpolate(data, (), env, file, lines, unset)
+    unresolved = frozenset(path for path, _ in unset or [])
+    gate = _validate(data, file, lines, unresolved)
+    if ("tracker", "experiment") not in unresolved:
+        _check_experiment(gate, file, lines)
+    warnings = tuple(
+        f"{where(file, lines, path)}: ${{{name}}} is not set here; it must be set at run time."
+        for path, name in unset or []
+    )
+    loaded = LoadedConfig(file, gate, lines=lines, warnings=warnings)
+    if lenient and ("comment", "template") not in unresolved:
+        loaded.template_file()
+    return loaded
+
+
+def _check_experiment(gate: GateConfig, file: Path, lines: Mapping[tuple[str, ...], int]) -> None:
+    """What the tracker would refuse anyway, said with the line: W&B needs `entity/project`."""
+    experiment = gate.tracker.experiment.strip()
+    entity, _, project = experiment.partition("/")
+    if gate.tracker.type == "wandb" and (not entity or not project or "/" in project):
+        raise ConfigError(
+            f"invalid config:\n  - {where(file, lines, ('tracker', 'experiment'))}: a W&B "
+            f"experiment is `entity/project`, got {experiment!r}.",
+            hint="Use the two path parts of the project URL, e.g. `my-team/iris-classifier`.",
+        )
+
+
+def _validate(
+    data: dict[str, Any],
+    file: Path,
+    lines: dict[tuple[str, ...], int],
+    unresolved: frozenset[tuple[str, ...]],
+) -> GateConfig:
+    """The typed config; problems in values left unresolved (lenient) are not reported."""
+    context = {"unresolved": unresolved}
     try:
-        gate = GateConfig.model_validate(data)
+        return GateConfig.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ConfigError(format_errors(exc, file, lines, GateConfig)) from None
-    return LoadedConfig(file, gate)
+        errors = [e for e in exc.errors(include_url=False) if not _under(e["loc"], unresolved)]
+        if errors or not unresolved:
+            raise ConfigError(format_errors(errors, file, lines, GateConfig)) from None
+    # Every problem is in a value read from an unset variable: check the rest without those.
+    try:
+        return GateConfig.model_validate(_without(data, unresolved), context=context)
+    except ValidationError as exc:
+        errors = list(exc.errors(include_url=False))
+        raise ConfigError(format_errors(errors, file, lines, GateConfig)) from None
+
+
+def _under(loc: tuple[int | str, ...], paths: frozenset[tuple[str, ...]]) -> bool:
+    at = tuple(str(part) for part in loc)
+    return any(at[: len(path)] == path for path in paths)
+
+
+def _without(data: Any, paths: frozenset[tuple[str, ...]], here: tuple[str, ...] = ()) -> Any:
+    if isinstance(data, dict):
+        return {
+            k: _without(v, paths, (*here, str(k)))
+            for k, v in data.items()
+            if (*here, str(k)) not in paths
+        }
+    if isinstance(data, list):
+        return [
+            _without(v, paths, (*here, str(i)))
+            for i, v in enumerate(data)
+            if (*here, str(i)) not in paths
+        ]
+    return data

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
+from pydantic_core import ErrorDetails
 
 from mlaction.errors import ConfigError
 
@@ -36,35 +37,73 @@ def line_index(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple
     return index
 
 
+_SECRET_PARTS = ("TOKEN", "SECRET", "PASSWORD", "KEY")
+_SECRET_PREFIXES = ("INPUT_", "ACTIONS_")
+
+
+def secret_like(name: str) -> str | None:
+    """What makes an environment variable's name look like a secret, or None."""
+    upper = name.upper()
+    for part in _SECRET_PARTS:
+        if part in upper:
+            return f"its name contains {part}"
+    for prefix in _SECRET_PREFIXES:
+        if upper.startswith(prefix):
+            return f"its name starts with {prefix}"
+    return None
+
+
 def interpolate(
     value: Any,
     path: tuple[str, ...],
     env: Mapping[str, str],
     file: Path,
-    lines: dict[tuple[str, ...], int],
+    lines: Mapping[tuple[str, ...], int],
+    unset: list[tuple[tuple[str, ...], str]] | None = None,
 ) -> Any:
+    """Replace ${VAR} and ${VAR:-default} from `env`.
+
+    A secret-like name is refused. An unset variable is an error, or, when `unset` is a list
+    (checking a config without its environment), recorded there and left as written.
+    """
     if isinstance(value, dict):
-        return {k: interpolate(v, (*path, str(k)), env, file, lines) for k, v in value.items()}
+        return {
+            k: interpolate(v, (*path, str(k)), env, file, lines, unset) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [interpolate(v, (*path, str(i)), env, file, lines) for i, v in enumerate(value)]
+        return [
+            interpolate(v, (*path, str(i)), env, file, lines, unset) for i, v in enumerate(value)
+        ]
     if not isinstance(value, str) or "${" not in value:
         return value
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
+        why = secret_like(name)
+        if why is not None:
+            raise ConfigError(
+                f"{where(file, lines, path)}: ${{{name}}} is refused: {why}, and a config "
+                "value can end up in the comment, the summary or the log.",
+                hint="ml-gate reads tracker credentials from the step's `env:` itself "
+                "(MLFLOW_TRACKING_TOKEN, WANDB_API_KEY); write the value into the config, or "
+                "rename the variable if it is not a secret.",
+            )
         if name in env:
             return env[name]
         if default is not None:
             return default
+        if unset is not None:
+            unset.append((path, name))
+            return match.group(0)
         raise ConfigError(
-            f"{_where(file, lines, path)}: environment variable {name} is not set.",
+            f"{where(file, lines, path)}: environment variable {name} is not set.",
             hint=f"Set {name} in the step's `env:` or write `${{{name}:-default}}` in the config.",
         )
 
     return _ENV_REF.sub(substitute, value)
 
 
-def _where(file: Path, lines: dict[tuple[str, ...], int], path: tuple[str, ...]) -> str:
+def where(file: Path, lines: Mapping[tuple[str, ...], int], path: tuple[str, ...]) -> str:
     probe = path
     while probe and probe not in lines:
         probe = probe[:-1]
@@ -74,13 +113,16 @@ def _where(file: Path, lines: dict[tuple[str, ...], int], path: tuple[str, ...])
 
 
 def format_errors(
-    exc: ValidationError, file: Path, lines: dict[tuple[str, ...], int], root: type[BaseModel]
+    errors: Sequence[ErrorDetails],
+    file: Path,
+    lines: Mapping[tuple[str, ...], int],
+    root: type[BaseModel],
 ) -> str:
     """One line per problem: file, line, key path, what was expected (and the nearest key)."""
     messages = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
         path = tuple(str(part) for part in error["loc"])
-        messages.append(f"{_where(file, lines, path)}: {_explain(error, path, root)}")
+        messages.append(f"{where(file, lines, path)}: {_explain(error, path, root)}")
     head = "invalid config" if len(messages) == 1 else f"{len(messages)} problems in the config"
     return f"{head}:\n" + "\n".join(f"  - {m}" for m in messages)
 
@@ -108,7 +150,8 @@ def _explain(error: Any, path: tuple[str, ...], root: type[BaseModel]) -> str:
         message = f"expected a list, got {error.get('input')!r}"
     elif kind == "string_type":
         message = f"expected a string, got {error.get('input')!r}"
-    return message.rstrip(".") + "."
+    message = message.rstrip(".")
+    return message if message.endswith("?") else message + "."
 
 
 def _valid_keys(root: type[BaseModel], path: tuple[str, ...]) -> list[str]:

@@ -5,9 +5,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from mlaction.config.template import template_path_problem
+
+_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_HOST_PORT = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}(?:/.*)?$"
+)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -75,6 +89,16 @@ class TrackerConfig(_Strict):
     timeout: float = 30.0
     commit_tag: str | None = None
     branch_tag: str | None = None
+    # The environment's credentials (MLFLOW_TRACKING_TOKEN, WANDB_API_KEY, ...) go only to the
+    # environment's server unless the config says they may go to the server `uri` names.
+    send_credentials_to_config_uri: bool = False
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or _unresolved(info, value):
+            return value
+        return check_uri(value, info.data.get("type", "mlflow"))
 
     @field_validator("timeout", mode="before")
     @classmethod
@@ -90,6 +114,32 @@ class TrackerConfig(_Strict):
         if not value.strip():
             raise ValueError("the experiment name cannot be empty")
         return value
+
+
+def check_uri(value: str, tracker: str) -> str:
+    """A scheme-less `host:port` is a mistake (MLflow would read it as a local path or an
+    unknown scheme); a W&B base URL is http(s). MLflow's sqlite:, file:, databricks and plain
+    paths pass unchanged."""
+    text = value.strip()
+    if not text:
+        return value
+    if _HOST_PORT.match(text):
+        raise ValueError(f"`{text}` has no scheme: did you mean http://{text}?")
+    if tracker == "wandb":
+        parts = urlsplit(text)
+        if "://" not in text and _HOST.match(text):
+            raise ValueError(f"`{text}` has no scheme: did you mean https://{text}?")
+        if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+            raise ValueError(
+                f"a W&B base URL is `https://host` or `http://host:port`, got {text!r}"
+            )
+    return value
+
+
+def _unresolved(info: ValidationInfo, value: str) -> bool:
+    """Checking a config without its environment: this value still holds an unset ${VAR}."""
+    context = info.context or {}
+    return bool(context.get("unresolved")) and "${" in value
 
 
 class CandidateConfig(_Strict):
@@ -217,9 +267,19 @@ class RunRules(_Strict):
 class CommentConfig(_Strict):
     mode: Literal["always", "on_failure", "never"] = "always"
     title: str | None = None
-    template: str | None = None
+    template: str | None = None  # relative to the config's directory, inside the repository
     history: int = Field(default=20, ge=0, le=500)
     id: str | None = None
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or _unresolved(info, value):
+            return value
+        problem = template_path_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class RegistryRules(_Strict):

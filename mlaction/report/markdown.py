@@ -5,16 +5,19 @@ Templates render from the JSON report alone, so `ml-gate render` reproduces a co
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
 import jinja2.sandbox
-from jinja2.exceptions import SecurityError
 from markupsafe import Markup
 
+from mlaction.config.template import TEMPLATE_MAX_BYTES
 from mlaction.errors import ConfigError
+from mlaction.report import sandbox
 from mlaction.report.format import (
     HEADLINES,
     ICONS,
@@ -35,8 +38,15 @@ COMMENT_LIMIT = 65_536
 SUMMARY_LIMIT = 1_000_000  # GitHub's job summary holds 1 MiB per step
 
 
-def _environment(sandboxed: bool, loader: jinja2.BaseLoader) -> jinja2.Environment:
-    cls = jinja2.sandbox.SandboxedEnvironment if sandboxed else jinja2.Environment
+def _environment(
+    sandboxed: bool | type[jinja2.Environment], loader: jinja2.BaseLoader
+) -> jinja2.Environment:
+    """The package templates' environment, or (`sandboxed`: True or a sandbox class) one for
+    user templates."""
+    if isinstance(sandboxed, type):
+        cls = sandboxed
+    else:
+        cls = jinja2.sandbox.SandboxedEnvironment if sandboxed else jinja2.Environment
     env = cls(
         loader=loader,
         finalize=finalize,
@@ -90,22 +100,41 @@ def render_markdown(
 
 
 def _render_user(path: Path, context: Mapping[str, Any]) -> str:
+    """A user template, rendered in a limited child process (mlaction.report.sandbox)."""
+    status, value = sandbox.render_in_child(_read_template(path), context)
+    if status == "ok":
+        return value
+    where = f"comment.template {path}"
+    if value.startswith("line "):
+        raise ConfigError(f"{where}, {value.rstrip('.')}.")
+    raise ConfigError(
+        f"{where}: {value.rstrip('.')}.",
+        hint="A comment template renders in a sandbox with limits on time "
+        f"({sandbox.TIME_LIMIT} s), memory ({sandbox.MEMORY_LIMIT // 2**20} MB) and output "
+        f"({sandbox.OUTPUT_LIMIT:,} characters).",
+    )
+
+
+def _read_template(path: Path) -> str:
+    """The template's text: a regular file of at most TEMPLATE_MAX_BYTES (a FIFO or a device
+    is never read, so it cannot block or stream)."""
     try:
-        source = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise ConfigError(f"comment.template: {path} is not a regular file.")
+            data = file.read(TEMPLATE_MAX_BYTES + 1)
     except OSError:
         raise ConfigError(
             f"comment.template: cannot read {path}.",
             hint="The path is relative to the config file's directory.",
         ) from None
-    env = _environment(True, jinja2.DictLoader({"user": source}))
+    if len(data) > TEMPLATE_MAX_BYTES:
+        raise ConfigError(f"comment.template: {path} is larger than {TEMPLATE_MAX_BYTES:,} bytes.")
     try:
-        return env.get_template("user").render(context)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(f"comment.template {path}, line {exc.lineno}: {exc.message}.") from None
-    except SecurityError as exc:
-        raise ConfigError(f"comment.template {path}: not allowed in the sandbox: {exc}.") from None
-    except jinja2.TemplateError as exc:
-        raise ConfigError(f"comment.template {path}: {exc}.") from None
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"comment.template: {path} is not UTF-8 text.") from None
 
 
 def cap(

@@ -238,7 +238,7 @@ def test_rejected_credentials(tmp_path: Path) -> None:
             "--commit",
             SHA,
             cwd=tmp_path,
-            env={"MLFLOW_TRACKING_TOKEN": "secret-token-value"},
+            env={"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_TOKEN": "secret-token-value"},
         )
     finally:
         server.shutdown()
