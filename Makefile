@@ -10,7 +10,7 @@ DOCKER ?= docker
 IMAGE ?= ml-gate:dev
 BASE_IMAGE ?=
 
-.PHONY: demo test lint actionlint bench image lock clean
+.PHONY: demo test lint actionlint bench bench-image image lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_mlflow.py
 	$(BIN)/python benchmarks/bench_wandb.py
 	$(BIN)/python benchmarks/noise_simulation.py
+
+# Time to a verdict: the old single-stage image build vs the per-job path (needs an engine).
+bench-image: $(STAMP)
+	$(BIN)/python benchmarks/bench_image.py --base-image $(or $(BASE_IMAGE),python:3.12-slim)
 
 # The dependency image first (from the lock file, tagged with the name the Dockerfile starts FROM,
 # as a job would pull it), then the Dockerfile exactly as GitHub's runner builds it.
