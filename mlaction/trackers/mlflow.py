@@ -105,12 +105,8 @@ class MlflowTracker:
         self.config = config
         try:
             self.client = MlflowClient(tracking_uri=uri)
-        except ImportError as exc:  # a database URI without its driver, e.g. psycopg2
-            raise TrackerError(
-                f"MLflow cannot open {redact(uri)}: the Python module `{exc.name}` is missing.",
-                hint="Use the tracking server's http(s):// URL, or install the database driver "
-                "next to ml-gate.",
-            ) from None
+        except ImportError as exc:
+            raise _missing_module(uri, exc) from None
         self.ui_url = public_url(uri)
         self._experiment_id: str | None = None
 
@@ -339,6 +335,8 @@ class MlflowTracker:
             if not is_rest_answer(exc) and type(error) is TrackerError:
                 error = not_mlflow(self.uri, self._where(), timeout) or error
             raise error from None
+        except ImportError as exc:  # MLflow opens a database store on first use
+            raise _missing_module(self.uri, exc) from None
         except json.JSONDecodeError:
             raise (
                 not_mlflow(self.uri, self._where(), timeout)
@@ -349,6 +347,15 @@ class MlflowTracker:
                 f"cannot read the MLflow store at {self._where()}: {first_line(str(exc))}.",
                 hint="Check `tracker.uri` / MLFLOW_TRACKING_URI.",
             ) from None
+
+
+def _missing_module(uri: str, exc: ImportError) -> TrackerError:
+    """A database URI without its driver (psycopg2, pymysql): MLflow imports it on first use."""
+    return TrackerError(
+        f"MLflow cannot open {redact(uri)}: the Python module `{exc.name}` is missing.",
+        hint="Use the tracking server's http(s):// URL, or install the database driver next to "
+        "ml-gate.",
+    )
 
 
 class _RetryLines(logging.Handler):
