@@ -1,8 +1,9 @@
 # The ml-gate Docker action. GitHub builds this image on the runner for every job, so it stays
 # small and quick to build: a slim base, no compilers, no apt packages, no pip cache. Every
 # dependency ships manylinux wheels. The two tracker SDKs are the bulk of the image:
-#   - mlflow-skinny (not `mlflow`): the client without pandas, scipy, scikit-learn, SQLAlchemy,
-#     Flask or the UI; it still brings databricks-sdk, opentelemetry, protobuf and GitPython.
+#   - mlflow-skinny (not `mlflow`): the client without pandas, scipy, scikit-learn, Flask or the
+#     UI; it still brings databricks-sdk, opentelemetry, protobuf and GitPython. The `mlflow` extra
+#     adds SQLAlchemy and Alembic back: MLflow's SQL store needs them to read a sqlite:/// URI.
 #   - wandb: ships its Go `wandb-core` helper binary (~33 MB of its 55 MB) and opentelemetry.
 # mlflow-skinny imports GitPython, which refuses to import without a `git` binary unless told to
 # be quiet; ml-gate reads the commit from GITHUB_SHA / the event, so the image needs no git.

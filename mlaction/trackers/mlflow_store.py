@@ -78,8 +78,8 @@ def _file_store(uri: str) -> str:
     path = Path(unquote(parts.path) if parts.scheme else uri)
     if not path.is_dir():
         raise TrackerError(
-            f"no MLflow file store at {path} (from `{uri}`); ml-gate reads a store and never "
-            "creates one.",
+            f"no MLflow file store at {path} (from `{redact(uri)}`); ml-gate reads a store and "
+            "never creates one.",
             hint="Check the path (a folder like ./mlruns), or use the tracking server's "
             "http(s):// URL.",
         )
