@@ -46,8 +46,7 @@ BASE = "b" * 40  # the base commit: a finished run on main, an hour old
 # docs/scale.md: a partial index on the commit tag (a full (key, value) index would refuse tag
 # values over ~2.7 kB, such as long `mlflow.note.content` notes), and runs by start time.
 INDEXES = (
-    "CREATE INDEX IF NOT EXISTS tags_commit ON tags (value) "
-    "WHERE key = 'mlflow.source.git.commit'",
+    "CREATE INDEX IF NOT EXISTS tags_commit ON tags (value) WHERE key = 'mlflow.source.git.commit'",
     "CREATE INDEX IF NOT EXISTS runs_experiment_start ON runs (experiment_id, start_time)",
 )
 CONFIG = """\
