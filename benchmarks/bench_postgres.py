@@ -241,6 +241,13 @@ def db_time(dsn: str, fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(totals)
 
 
+TOP_STATEMENTS = (
+    "SELECT calls, total_exec_time, query FROM pg_stat_statements WHERE dbid = "
+    "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND query NOT ILIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 6"
+)
+
+
 def cli_check(config: Path) -> Callable[[], object]:
     command = [sys.executable, "-m", "mlaction.cli", "check", "--config", str(config),
                "--commit", CANDIDATE, "--base-commit", BASE, "--quiet"]  # fmt: skip
@@ -281,6 +288,9 @@ def measure(dsn: str, uri: str, work: Path, repeat: int, indexed: bool) -> dict[
             row[f"{name}: check (s)"] = median_time(cli_check(config), repeat)
             row[f"{name}: db, today (s)"] = db_time(dsn, todays_shapes(uri, select), repeat)
         row[f"{name}: db (s)"] = db_time(dsn, cli_check(config), repeat)
+        print(f"  statements of the last {name} gate ({'two indexes' if indexed else 'plain'}):")
+        for calls, total, text in sql(dsn, TOP_STATEMENTS):
+            print(f"    {calls:3} x {total / calls:9.2f} ms  {' '.join(text.split())[:150]}")
     return row
 
 

@@ -115,8 +115,9 @@ def translate(
     code = str(getattr(exc, "error_code", ""))
     text = str(getattr(exc, "message", exc))
     if code in _AUTH:
+        status = "HTTP 403" if code == "PERMISSION_DENIED" else "HTTP 401"
         return TrackerError(
-            f"the MLflow server at {where} refused the credentials ({code}).",
+            f"the MLflow server at {where} refused the credentials ({status}).",
             hint="Set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
             "MLFLOW_TRACKING_PASSWORD, in the step's `env:` (from repository secrets).",
         )
