@@ -55,7 +55,7 @@ def candidate_at(runs: RunLogger, tracker: MlflowTracker, start: int, accuracy: 
 def test_history_widens_until_it_has_enough_runs(runs: RunLogger) -> None:
     now = runs.clock + DAY
     # 3 runs in the last day, 4 more within 16 days, 6 more a year ago: history 10 needs them all
-    # but the oldest, so the window widens from one day to the unbounded query.
+    # but the oldest, so the window widens from one hour to the unbounded query.
     offsets = [i * HOUR for i in range(1, 4)]
     offsets += [d * DAY for d in (3, 5, 8, 12)]
     offsets += [(300 + d) * DAY for d in range(6)]
@@ -80,7 +80,7 @@ def test_history_widens_until_it_has_enough_runs(runs: RunLogger) -> None:
 def test_history_from_the_first_window_when_it_is_full(runs: RunLogger) -> None:
     now = runs.clock + DAY
     for i in range(30):
-        back = (30 - i) * HOUR // 2 if i >= 10 else (40 - i) * DAY
+        back = (30 - i) * 60_000 if i >= 10 else (40 - i) * DAY  # 20 runs in the last hour
         runs.log(f"{i:040x}", metrics={"accuracy": 0.9}, start_ms=now - back)
     config, recording, tracker = setup(
         runs, "metrics: {accuracy: {min: 0.1}}\ncomment: {history: 12}\n"
@@ -91,7 +91,7 @@ def test_history_from_the_first_window_when_it_is_full(runs: RunLogger) -> None:
 
     unbounded = tracker.search(RunQuery(limit=15))
     assert ids(history) == ids([r for r in unbounded if r.id != candidate.id][:12])
-    assert len(recording.queries) == 1  # one day held enough runs
+    assert len(recording.queries) == 1  # one hour held enough runs
     assert recording.queries[0].started_after is not None
 
 
