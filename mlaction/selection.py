@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from mlaction.config.schema import GateConfig
@@ -17,7 +19,9 @@ from mlaction.runs import (
     Selection,
     finite,
 )
-from mlaction.trackers.base import RunQuery, SweepTracker, Tracker
+from mlaction.trackers.base import MetricBound, RunQuery, SweepTracker, Tracker
+
+_log = logging.getLogger(__name__)
 
 # How many runs of one commit are read at once (replicates: seeds, folds).
 MAX_RUNS_PER_COMMIT = 50
@@ -227,8 +231,16 @@ def _best(
         descending=maximize,
         extra_filter=config.candidate.filter,
     )
-    runs = _others(tracker.search(query), candidate)
-    runs = [r for r in runs if finite(r.metric(metric))]  # NaN / inf never rank first
+    runs: list[Run] = []
+    value = candidate.metric(metric)
+    if finite(value):
+        # First only the runs at least as good as the candidate: the server sorts those, not the
+        # whole experiment. The best run is among them unless the candidate is the new best.
+        assert value is not None
+        bound = MetricBound(metric, ">=" if maximize else "<=", value)
+        runs = _ranked(tracker.search(replace(query, bound=bound)), candidate, metric)
+    if not runs:
+        runs = _ranked(tracker.search(query), candidate, metric)
     if not runs:
         return (
             None,
@@ -237,6 +249,11 @@ def _best(
         )
     goal = "highest" if maximize else "lowest"
     return runs[0], f"best finished run{on} by `{metric}` ({goal})", None
+
+
+def _ranked(runs: Sequence[Run], candidate: Run, metric: str) -> list[Run]:
+    """The other commits' runs that can rank: NaN / inf never rank first."""
+    return [r for r in _others(runs, candidate) if finite(r.metric(metric))]
 
 
 def _nearest_ancestor_run(
@@ -274,7 +291,7 @@ def _ancestor_reason(base: str, run: Run, back: int) -> str:
 
 def _latest(tracker: Tracker, config: GateConfig, candidate: Run) -> Run | None:
     query = RunQuery(limit=4, branch=config.baseline.branch, extra_filter=config.candidate.filter)
-    runs = _others(tracker.search(query), candidate)
+    runs = _others(newest(tracker, query, candidate.start), candidate)
     return runs[0] if runs else None
 
 
@@ -290,7 +307,29 @@ def find_history(
         branch=config.baseline.branch,
         extra_filter=config.candidate.filter,
     )
-    return tuple(_others(tracker.search(query), candidate)[:limit])
+    return tuple(_others(newest(tracker, query, candidate.start), candidate)[:limit])
+
+
+# Time windows of the newest-runs queries, each 16x the last; after them, no window at all. The
+# first is short: on a busy experiment an hour holds the history, and the database reads an hour.
+WINDOWS = tuple(timedelta(hours=16**i) for i in range(4))  # 1 h, 16 h, 10.7 days, 171 days
+
+
+def newest(tracker: Tracker, query: RunQuery, anchor: datetime | None) -> list[Run]:
+    """`query`'s newest runs, asked for in widening time windows before `anchor`.
+
+    The same runs as the unbounded query: a window that holds `query.limit` runs holds the
+    newest ones, since every run outside it started earlier. At most len(WINDOWS) + 1 queries;
+    on a large experiment the first one reads an hour of runs instead of all of them.
+    """
+    if anchor is None or not getattr(tracker, "filters_start_time", False):
+        return tracker.search(query)
+    for window in WINDOWS:
+        runs = tracker.search(replace(query, started_after=anchor - window))
+        if len(runs) >= query.limit:
+            return runs
+        _log.debug("%d of %d runs since %s: widening the window", len(runs), query.limit, window)
+    return tracker.search(query)
 
 
 def _others(runs: Sequence[Run], candidate: Run) -> list[Run]:

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
 from mlaction.runs import ModelVersionRef, Run
 
-__all__ = ["MetricBound", "ModelVersionRef", "RunQuery", "SweepTracker", "Tracker"]
+__all__ = [
+    "MetricBound",
+    "ModelVersionRef",
+    "RunQuery",
+    "SweepTracker",
+    "TimeWindowTracker",
+    "Tracker",
+]
 
 
 @dataclass(frozen=True)
 class MetricBound:
-    """Keep only runs whose metric satisfies `metric <op> value` (server-side)."""
+    """Keep only runs whose metric satisfies `metric <op> value` (server-side).
+
+    The best-run query is bounded at the candidate's value: the server then joins and sorts only
+    the runs at least as good as the candidate, not the whole experiment.
+    """
 
     metric: str
     op: Literal[">", ">=", "<", "<="]
@@ -25,7 +37,8 @@ class RunQuery:
     """One server-side query: filter, order and limit are all applied by the tracker.
 
     `order_by=None` orders newest first (by start time); otherwise by that metric,
-    descending when `descending` (best first for a maximised metric).
+    descending when `descending` (best first for a maximised metric). `started_after` keeps only
+    runs started at or after that time (a tracker that is not a `TimeWindowTracker` ignores it).
     """
 
     limit: int = 1
@@ -35,6 +48,7 @@ class RunQuery:
     order_by: str | None = None
     descending: bool = True
     bound: MetricBound | None = None
+    started_after: datetime | None = None
     extra_filter: str | None = None
 
 
@@ -72,6 +86,16 @@ class Tracker(Protocol):
     def existing_artifacts(self, run_id: str, paths: Sequence[str]) -> set[str]:
         """Which of `paths` (relative artifact paths) the run has."""
         ...
+
+
+class TimeWindowTracker(Protocol):
+    """Trackers whose `search` honours `RunQuery.started_after` server-side (MLflow).
+
+    For them the newest-runs queries ask for a time window first and widen it: on a large
+    experiment the database then reads the window, not every run.
+    """
+
+    filters_start_time: bool
 
 
 class SweepTracker(Protocol):

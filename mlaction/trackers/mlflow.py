@@ -11,18 +11,31 @@ nothing, so the common case is one query.
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from mlaction.config import TrackerConfig
 from mlaction.errors import AliasNotFoundError, PromotionError, RunNotFoundError, TrackerError
 from mlaction.runs import FAILED, FINISHED, KILLED, RUNNING, DatasetInput, Run
 from mlaction.trackers.base import ModelVersionRef, RunQuery
+from mlaction.trackers.mlflow_errors import (
+    MISSING,
+    MISSING_ALIAS,
+    first_line,
+    is_rest_answer,
+    network_error,
+    not_mlflow,
+    public_url,
+    redact,
+    translate,
+)
+from mlaction.trackers.mlflow_store import check_store
 
 COMMIT_TAGS = ("mlflow.source.git.commit", "git_commit", "commit")
 BRANCH_TAGS = ("mlflow.source.git.branch", "git_branch", "branch")
@@ -35,6 +48,7 @@ _STATUS = {
 }
 _T = TypeVar("_T")
 _LOWEST = -1.0e308
+_log = logging.getLogger(__name__)
 
 
 def create(config: TrackerConfig) -> MlflowTracker:
@@ -46,7 +60,7 @@ def create(config: TrackerConfig) -> MlflowTracker:
             hint="Set `tracker.uri: http://your-mlflow:5000` (or `sqlite:///mlflow.db`), or "
             "MLFLOW_TRACKING_URI in the step's `env:`.",
         )
-    return MlflowTracker(uri, config)
+    return MlflowTracker(check_store(uri), config)
 
 
 def quote_key(key: str) -> str:
@@ -73,18 +87,9 @@ def number(value: float) -> str:
     return repr(float(value)).replace("e+", "e")
 
 
-def public_url(uri: str) -> str | None:
-    """The UI base URL of a tracking URI (credentials removed); None for local stores."""
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https"):
-        return None
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
 class MlflowTracker:
     name = "mlflow"
+    filters_start_time = True  # RunQuery.started_after becomes `attributes.start_time >= ...`
 
     def __init__(self, uri: str, config: TrackerConfig) -> None:
         # Bound every request: per-request timeout and few, short retries (the MLflow client
@@ -95,14 +100,18 @@ class MlflowTracker:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0.5")
         from mlflow.tracking import MlflowClient
 
+        _forward_retries()
         self.uri = uri
         self.config = config
-        self.client = MlflowClient(tracking_uri=uri)
+        try:
+            self.client = MlflowClient(tracking_uri=uri)
+        except ImportError as exc:
+            raise _missing_module(uri, exc) from None
         self.ui_url = public_url(uri)
         self._experiment_id: str | None = None
 
     def describe(self) -> str:
-        return f"MLflow experiment `{self.config.experiment}` at {self.ui_url or _redact(self.uri)}"
+        return f"MLflow experiment `{self.config.experiment}` at {self._where()}"
 
     # --- queries -------------------------------------------------------------------------
 
@@ -171,6 +180,9 @@ class MlflowTracker:
             clauses.append(f"tags.{quote_key(branch_tag)} = {quote_value(query.branch)}")
         if query.finished_only:
             clauses.append("attributes.status = 'FINISHED'")
+        if query.started_after is not None:
+            millis = int(query.started_after.timestamp() * 1000)
+            clauses.append(f"attributes.start_time >= {millis}")
         if query.bound is not None:
             b = query.bound
             clauses.append(f"metrics.{quote_key(b.metric)} {b.op} {number(b.value)}")
@@ -193,17 +205,19 @@ class MlflowTracker:
                 "attributes.start_time DESC",
             ]
         experiment_id = self.experiment_id
+        where = " and ".join(clauses)
+        limit = max(1, query.limit)
         found = self._call(
             lambda: self.client.search_runs(
-                [experiment_id],
-                filter_string=" and ".join(clauses),
-                max_results=max(1, query.limit),
-                order_by=order,
+                [experiment_id], filter_string=where, max_results=limit, order_by=order
             )
         )
+        _log.debug("search_runs %r order by %r, limit %d: %d runs", where, order, limit, len(found))
         return [self._to_run(r) for r in found]
 
     def get_run(self, run_id: str) -> Run:
+        # By primary key: one indexed lookup, whatever the size of the experiment.
+        _log.debug("get_run %r", run_id)
         run = self._call(lambda: self.client.get_run(run_id), missing_run=run_id)
         if str(run.info.experiment_id) != self.experiment_id:
             raise RunNotFoundError(
@@ -214,7 +228,9 @@ class MlflowTracker:
 
     def resolve_alias(self, model: str, alias: str) -> ModelVersionRef:
         try:
-            version = self._call(lambda: self.client.get_model_version_by_alias(model, alias))
+            version = self._call(
+                lambda: self.client.get_model_version_by_alias(model, alias), missing=MISSING_ALIAS
+            )
         except RunNotFoundError as exc:
             raise AliasNotFoundError(
                 f"registered model `{model}` has no alias `{alias}` at {self._where()} "
@@ -277,6 +293,7 @@ class MlflowTracker:
     def _to_run(self, raw: Any) -> Run:
         info, data = raw.info, raw.data
         tags = dict(data.tags or {})
+        start, end = _time(info.start_time), _time(info.end_time)
         url = None
         if self.ui_url:
             url = f"{self.ui_url}/#/experiments/{info.experiment_id}/runs/{info.run_id}"
@@ -287,8 +304,8 @@ class MlflowTracker:
             name=info.run_name or tags.get("mlflow.runName", ""),
             url=url,
             status=_STATUS.get(info.status, str(info.status).lower()),
-            start=_time(info.start_time),
-            end=_time(info.end_time),
+            start=start,
+            end=end if start is None or end is None or end >= start else None,
             commit=next((tags[t] for t in commit_tags if tags.get(t)), None),
             branch=next((tags[t] for t in branch_tags if tags.get(t)), None),
             metrics={k: float(v) for k, v in (data.metrics or {}).items()},
@@ -300,68 +317,69 @@ class MlflowTracker:
     # --- errors --------------------------------------------------------------------------
 
     def _where(self) -> str:
-        return self.ui_url or _redact(self.uri)
+        return self.ui_url or redact(self.uri)
 
-    def _call(self, fn: Callable[[], _T], *, missing_run: str | None = None) -> _T:
+    def _call(
+        self,
+        fn: Callable[[], _T],
+        *,
+        missing_run: str | None = None,
+        missing: frozenset[str] = MISSING,
+    ) -> _T:
         from mlflow.exceptions import MlflowException
 
+        timeout = self.config.timeout
         try:
             return fn()
         except MlflowException as exc:
-            raise self._translate(exc, missing_run) from None
+            error = translate(exc, self._where(), timeout, missing_run, missing)
+            if not is_rest_answer(exc) and type(error) is TrackerError:
+                error = not_mlflow(self.uri, self._where(), timeout) or error
+            raise error from None
+        except ImportError as exc:  # MLflow opens a database store on first use
+            raise _missing_module(self.uri, exc) from None
+        except json.JSONDecodeError:
+            raise (
+                not_mlflow(self.uri, self._where(), timeout)
+                or TrackerError(f"MLflow at {self._where()} answered something that is not JSON.")
+            ) from None
         except OSError as exc:  # requests' ConnectionError and friends, file stores
-            raise TrackerError(
-                f"cannot reach the MLflow tracking server at {self._where()}: {exc}.",
-                hint="Check `tracker.uri` / MLFLOW_TRACKING_URI and that the server is up.",
+            raise network_error(exc, self._where(), timeout) or TrackerError(
+                f"cannot read the MLflow store at {self._where()}: {first_line(str(exc))}.",
+                hint="Check `tracker.uri` / MLFLOW_TRACKING_URI.",
             ) from None
 
-    def _translate(self, exc: Any, missing_run: str | None) -> TrackerError:
-        text = str(getattr(exc, "message", exc))
-        code = getattr(exc, "error_code", "")
-        where = self._where()
-        if "401" in text or "403" in text or code in {"UNAUTHENTICATED", "PERMISSION_DENIED"}:
-            return TrackerError(
-                f"the MLflow server at {where} refused the credentials (HTTP 401/403).",
-                hint="Set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
-                "MLFLOW_TRACKING_PASSWORD, in the step's `env:` (from repository secrets).",
-            )
-        not_found = code == "INVALID_PARAMETER_VALUE" and "not found" in text
-        if not_found or code == "RESOURCE_DOES_NOT_EXIST" or "RESOURCE_DOES_NOT_EXIST" in text:
-            if missing_run:
-                return RunNotFoundError(
-                    f"run `{missing_run}` does not exist at {where}.",
-                    hint="Check the run id (`candidate.run_id` / `baseline.run_id`).",
-                )
-            return RunNotFoundError(_first_line(text))
-        if "Max retries exceeded" in text or "Connection" in text or "timed out" in text.lower():
-            return TrackerError(
-                f"cannot reach the MLflow tracking server at {where} "
-                f"(no answer within {self.config.timeout:g} s after retries).",
-                hint="Check `tracker.uri` / MLFLOW_TRACKING_URI, that the server is up and that "
-                "this runner can reach it (a self-hosted runner or a service container for a "
-                "private server).",
-            )
-        return TrackerError(f"MLflow at {where} answered with an error: {_first_line(text)}")
+
+def _missing_module(uri: str, exc: ImportError) -> TrackerError:
+    """A database URI without its driver (psycopg2, pymysql): MLflow imports it on first use."""
+    return TrackerError(
+        f"MLflow cannot open {redact(uri)}: the Python module `{exc.name}` is missing.",
+        hint="Use the tracking server's http(s):// URL, or install the database driver next to "
+        "ml-gate.",
+    )
 
 
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
-    return line[:500]
+class _RetryLines(logging.Handler):
+    """urllib3's retry warnings (MLflow's HTTP retries), as debug lines of this module."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _log.debug("retry: %s", redact(record.getMessage()))
 
 
-def _redact(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.password or parts.username:
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    return uri
+def _forward_retries() -> None:
+    retries = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(h, _RetryLines) for h in retries.handlers):
+        retries.addHandler(_RetryLines(logging.WARNING))
 
 
 def _time(millis: int | None) -> datetime | None:
+    """A tracker timestamp in ms; None when absent or out of range (anyone can log -2**50)."""
     if not millis:
         return None
-    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def dataset_inputs(raw: Any) -> tuple[DatasetInput, ...]:

@@ -173,7 +173,7 @@ def test_server_down_fails_fast(tmp_path: Path) -> None:
     path = config(tmp_path, f"http://127.0.0.1:{port}", "x")
     done = ml_gate("check", "-c", str(path), "--commit", SHA, cwd=tmp_path)
     assert done.returncode == 2
-    assert f"cannot reach the MLflow tracking server at http://127.0.0.1:{port}" in done.stderr
+    assert f"the MLflow server at http://127.0.0.1:{port} refused the connection" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -245,7 +245,7 @@ def test_rejected_credentials(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr == (
         f"ml-gate: tracker error: the MLflow server at {uri} refused the credentials "
-        "(HTTP 401/403).\nSet MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
+        "(HTTP 401).\nSet MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and "
         "MLFLOW_TRACKING_PASSWORD, in the step's `env:` (from repository secrets).\n"
     )
     assert "secret-token-value" not in done.stderr + done.stdout

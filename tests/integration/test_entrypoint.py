@@ -333,7 +333,7 @@ def test_unreachable_tracker_is_exit_2_with_outputs(
     assert result.code == 2
     assert result.outputs["verdict"] == "error"
     assert result.outputs["passed"] == "false"
-    assert "cannot reach the MLflow tracking server at http://127.0.0.1:9" in result.summary
+    assert "the MLflow server at http://127.0.0.1:9 refused the connection" in result.summary
     assert any(
         line.startswith("::error title=ml-gate%3A tracker error::")
         for line in result.stdout.splitlines()

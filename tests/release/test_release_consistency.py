@@ -14,7 +14,8 @@ WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
 
 def read(path: str) -> str:
-    return (ROOT / path).read_text(encoding="utf-8")
+    text: str = (ROOT / path).read_text(encoding="utf-8")
+    return text
 
 
 def workflow() -> dict[Any, Any]:

@@ -160,8 +160,10 @@ def test_replicates_bring_the_candidate_and_baseline_commit_groups() -> None:
     assert chosen.candidate_group == tuple(reversed(head_runs))
     assert chosen.baseline == base_runs[1]  # the best of the baseline commit's runs
     assert chosen.baseline_group == tuple(reversed(base_runs))
-    assert len(tracker.queries) == 3  # candidate group, best, baseline group
-    assert tracker.queries[2] == RunQuery(limit=MAX_RUNS_PER_COMMIT, commits=(OTHER,))
+    # candidate group, best (bounded at the candidate's value, then unbounded: it is the new
+    # best), baseline group
+    assert len(tracker.queries) == 4
+    assert tracker.queries[3] == RunQuery(limit=MAX_RUNS_PER_COMMIT, commits=(OTHER,))
 
 
 def test_replicates_of_a_latest_candidate_cost_one_query_for_its_commit() -> None:
@@ -189,7 +191,7 @@ def test_a_baseline_without_a_commit_is_its_own_group() -> None:
 
     assert chosen.baseline == lone
     assert chosen.baseline_group == (lone,)
-    assert len(tracker.queries) == 2  # no group query for a run without a commit
+    assert len(tracker.queries) == 3  # candidate, best twice (new best); no group query
 
 
 def test_without_replicates_there_are_no_group_queries() -> None:
@@ -201,7 +203,7 @@ def test_without_replicates_there_are_no_group_queries() -> None:
     chosen = select(tracker, gate())
 
     assert chosen.baseline_group == ()
-    assert len(tracker.queries) == 2
+    assert len(tracker.queries) == 3  # candidate, best twice (the candidate is the new best)
 
 
 def test_history_is_the_newest_runs_on_the_branch_without_the_candidate_commit() -> None:
@@ -217,7 +219,9 @@ def test_history_is_the_newest_runs_on_the_branch_without_the_candidate_commit()
     assert chosen.history == (older[4], older[3], older[2])
     # Room for the candidate's own runs (2) and two more.
     assert tracker.queries[-1] == RunQuery(limit=3 + 2 + 2, branch="main")
-    assert len(tracker.queries) == 3  # candidate, best, history
+    assert (
+        len(tracker.queries) == 4
+    )  # candidate, best twice (the candidate is the new best), history
 
 
 def test_history_long_enough_for_the_noise_window() -> None:
@@ -240,7 +244,7 @@ def test_no_history_query_when_no_history_is_wanted() -> None:
     chosen = select(tracker, gate(comment={"history": 0}))
 
     assert chosen.history == ()
-    assert len(tracker.queries) == 2  # candidate, best
+    assert len(tracker.queries) == 3  # candidate, best twice (the candidate is the new best)
 
 
 def test_registry_lists_the_candidate_versions_and_where_the_alias_points() -> None:

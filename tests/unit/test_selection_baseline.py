@@ -12,7 +12,7 @@ from selection_helpers import HEAD, OTHER, gate, select
 
 from mlaction.errors import AliasNotFoundError, RunNotFoundError
 from mlaction.runs import RUNNING, ModelVersionInfo
-from mlaction.trackers.base import RunQuery
+from mlaction.trackers.base import MetricBound, RunQuery
 
 
 def test_best_baseline_is_the_highest_finished_run_on_the_branch_but_not_the_candidate() -> None:
@@ -29,8 +29,12 @@ def test_best_baseline_is_the_highest_finished_run_on_the_branch_but_not_the_can
 
     assert chosen.baseline == best
     assert chosen.baseline_reason == "best finished run on branch `main` by `accuracy` (highest)"
-    assert len(tracker.queries) == 2  # candidate, best
-    assert tracker.queries[1] == RunQuery(limit=10, branch="main", order_by="accuracy")
+    # candidate; best bounded at the candidate's 0.97 (finds only its own commit's runs), then
+    # the unbounded query, since the candidate is the new best
+    assert len(tracker.queries) == 3
+    bound = MetricBound("accuracy", ">=", 0.97)
+    assert tracker.queries[1] == RunQuery(limit=10, branch="main", order_by="accuracy", bound=bound)
+    assert tracker.queries[2] == RunQuery(limit=10, branch="main", order_by="accuracy")
 
 
 def test_best_baseline_of_a_minimised_metric_is_the_lowest() -> None:
