@@ -2,12 +2,12 @@
 
 wandb >= 0.2x sends GraphQL from its `wandb-core` helper process, so Python-level HTTP
 mocking sees nothing: this is a real HTTP server on 127.0.0.1. It keeps an in-memory model
-(runs, sweeps, artifacts), evaluates the Mongo-style run filters W&B accepts, paginates with
-cursors, counts requests and records every operation name (`operations`). An operation it
-does not know is answered with a GraphQL error naming it, so a wandb upgrade that changes
-its queries fails loudly instead of silently. Artifact aliases behave as in W&B: an alias is on
-at most one version of a collection, and adding it to one (`AddAliases`) takes it off the
-others. `refuse[op] = 403` answers one operation with a refusal (a key that can only read).
+(runs, sweeps, artifacts, the Registry: fakes/wandb_registry.py), evaluates the Mongo-style
+run filters W&B accepts, paginates with cursors, counts requests and records every operation
+name (`operations`). An unknown operation is answered with a GraphQL error naming it, so a
+wandb upgrade that changes its queries fails loudly. Artifact aliases behave as in W&B: an
+alias is on at most one version of a collection, and adding it to one (`AddAliases`) takes it
+off the others. `refuse[op] = 403` answers one operation with a refusal (a key that can only read).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import yaml
 
 from fakes.wandb_artifacts import ARTIFACT_HANDLERS
 from fakes.wandb_filters import lookup, matches, sort_key
+from fakes.wandb_registry import REGISTRY_HANDLERS, FakeRegistry
 
 FAKE_WANDB_KEY = "f" * 40  # as long as a real W&B key; valid nowhere
 _OP_NAME = re.compile(r"\b(?:query|mutation)\s+(\w+)")
@@ -96,6 +97,7 @@ class FakeWandbServer:
         # aliases AddAliases answers with success but does not keep (W&B manages `latest` and
         # `vN` itself): ml-gate must read the alias back, not trust the answer
         self.ignore_aliases: set[str] = set()
+        self.registry = FakeRegistry()  # orgs, registry collections, links: fakes/wandb_registry.py
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
@@ -132,6 +134,7 @@ class FakeWandbServer:
             self.runs.clear()
             self.sweeps.clear()
             self.artifacts.clear()
+            self.registry.reset()
 
     # -- data ---------------------------------------------------------------------------------
     def add_project(self, entity: str, project: str) -> None:
@@ -305,10 +308,6 @@ def _viewer(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
                        "flags": "{}", "teams": {"edges": []}}}  # fmt: skip
 
 
-def _server_features(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    return {"serverInfo": {"features": []}}
-
-
 def _runs(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     project = s.project_node(v)
     if project is None:
@@ -365,12 +364,12 @@ def _get_sweep(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
 
 _HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, Any]]] = {
     "Viewer": _viewer,
-    "ServerFeaturesQuery": _server_features,
     "Runs": _runs,
     "Run": _run,
     "RunFiles": _run_files,
     "GetSweep": _get_sweep,
     **ARTIFACT_HANDLERS,
+    **REGISTRY_HANDLERS,
 }
 
 
