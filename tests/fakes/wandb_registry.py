@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from fakes.wandb_server import FakeArtifact, FakeWandbServer
 
 REGISTRY_PREFIX = "wandb-registry-"  # wandb 0.31.0 sdk/artifacts/_validators.py
+_CREATED = "2024-01-01T00:00:00"  # W&B's naive UTC timestamps
 _IN_RESPONSE = "ARTIFACT_MEMBERSHIP_IN_LINK_ARTIFACT_RESPONSE"  # wandb_internal.proto ServerFeature
 
 
@@ -165,11 +166,11 @@ def _linked_artifacts(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any
     if art is None:
         return {"artifact": None}
     project = s.project_node({"entity": art.entity, "project": art.project})
-    own = {"versionIndex": art.version, "createdAt": None, "aliases": [],
+    own = {"versionIndex": art.version, "createdAt": _CREATED, "aliases": [],
            "artifactCollection": {"__typename": "ArtifactSequence", "name": art.name,
                                   "project": project}}  # fmt: skip
     nodes = [own] + [
-        {"versionIndex": x.version, "createdAt": None, "aliases": _aliases(s, x),
+        {"versionIndex": x.version, "createdAt": _CREATED, "aliases": _aliases(s, x),
          "artifactCollection": _portfolio(s, x)}
         for x in s.registry.links if x.artifact_id == art.id
     ]  # fmt: skip

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 PREFIX = "wandb-registry-"  # wandb 0.31.0 sdk/artifacts/_validators.py REGISTRY_PREFIX
 # A W&B name part: no `/` or `:` (artifact names, `_validators.py` INVALID_URL_CHARS)
 _PART = r"[^/:\s]+"
+_ORG = r"[^/:\s](?:[^/:]*[^/:\s])?"  # an org's display name may hold spaces ("Acme Corp")
 _REGISTRY_PATH = re.compile(
-    rf"(?:(?P<org>{_PART})/)?(?P<registry>{PREFIX}{_PART})/(?P<coll>{_PART})"
+    rf"(?:(?P<org>{_ORG})/)?(?P<registry>{PREFIX}{_PART})/(?P<coll>{_PART})"
 )
 _PLAIN = re.compile(_PART)
 MAX_LOGGED = 100  # artifacts of one run whose links are read (one request each)
@@ -143,8 +144,9 @@ def model_versions(
     refs = []
     for artifact in _logged(t, run_id):
         doing = f"reading the Registry links of `{artifact.name}`"
-        links = t.call(doing, _links_of(artifact), missing=Missing())
-        for linked in links if isinstance(links, list) else []:
+        # every logged artifact is a member of its own sequence, so an empty answer (a
+        # ValueError in wandb 0.31.0 `_fetch_linked_artifacts`) is an error, not "no links"
+        for linked in t.call(doing, _links_of(artifact)):
             if (linked.entity, linked.project, str(linked.name).rsplit(":", 1)[0]) == where:
                 refs.append(_ref(model, linked, run_id))
     return sorted(refs, key=lambda ref: version_index(ref.version) or 0, reverse=True)
