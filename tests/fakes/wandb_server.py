@@ -63,6 +63,7 @@ class FakeArtifact:
     aliases: list[str]
     metadata: dict[str, Any]
     logged_by: str | None
+    tags: list[str] = field(default_factory=list)  # W&B artifact tags (`ArtifactFragment.tags`)
 
 
 def _iso(moment: datetime) -> str:
@@ -281,7 +282,8 @@ class FakeWandbServer:
             "__typename": "Artifact", "id": art.id, "artifactSequence": collection,
             "versionIndex": art.version, "artifactType": {"name": art.type}, "description": None,
             "metadata": json.dumps(art.metadata), "ttlDurationSeconds": -1,
-            "ttlIsInherited": True, "tags": [], "historyStep": None, "state": "COMMITTED",
+            "ttlIsInherited": True, "historyStep": None, "state": "COMMITTED",
+            "tags": [{"__typename": "Tag", "id": f"tag-{t}", "name": t} for t in art.tags],
             "size": 0, "digest": f"digest-{art.id}", "digestAlgorithm": "MANIFEST_MD5",
             "commitHash": None, "fileCount": 0, "createdAt": _iso(_EPOCH),
             "updatedAt": None,

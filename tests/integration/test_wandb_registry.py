@@ -71,7 +71,7 @@ def test_which_registry_a_model_means(model: str, parsed: RegistryPath | None) -
 @pytest.mark.parametrize(
     "model",
     ["acme/iris/iris-model", "iris/iris-model", "iris-model:v3", f"{MODEL}:champion", REG,
-     "wandb-registry-/iris", "acme/model-registry/iris", f"a/b/{MODEL}", "wandb-registry-model"],
+     "wandb-registry-/iris", "acme/model-registry/iris", f"a/b/{MODEL}"],
 )  # fmt: skip
 def test_anything_else_is_refused_before_asking_wandb(
     wandb_server: FakeWandbServer, model: str
@@ -131,6 +131,7 @@ def test_a_version_from_another_project_is_named(org: FakeWandbServer) -> None:
 def test_model_versions_are_the_runs_links_into_that_collection(org: FakeWandbServer) -> None:
     first = logged(org, "r", metadata={"framework": "sklearn"})
     second = logged(org, "r", name="iris-small", metadata={"framework": "onnx"})
+    second.tags = ["validated", "framework"]  # W&B tags; a metadata key of the same name wins
     linked(org, first)  # collection v2
     linked(org, second, "staging")  # collection v3: another artifact name, same collection
     linked(org, first, coll="other-task")  # another collection
@@ -141,7 +142,7 @@ def test_model_versions_are_the_runs_links_into_that_collection(org: FakeWandbSe
         ("v3", "r", ("staging", "latest")),
         ("v2", "r", ()),
     ]
-    assert versions[0].tags == (("framework", "onnx"),)
+    assert versions[0].tags == (("framework", "onnx"), ("validated", "true"))
     assert tracker().model_versions(MODEL, "new")[0].version == "v1"
     assert tracker().model_versions(f"{REG}/nothing-here", "r") == []
 

@@ -125,11 +125,13 @@ def resolve_alias(t: WandbTracker, model: str, path: RegistryPath, alias: str) -
 
 
 def _ref(model: str, linked: Any, run_id: str | None) -> ModelVersionRef:
+    """A collection version: its aliases without `vN`; its tags are the linked artifact's
+    metadata keys and its W&B tags (`Artifact.tags`, present: `true`)."""
     ref = version_ref(model, linked, run_id)
-    return ModelVersionRef(
-        ref.model, str(linked.version), run_id, tuple(a for a in ref.aliases if not _is_v(a)),
-        ref.tags,
-    )  # fmt: skip
+    keys = {key for key, _ in ref.tags}
+    tags = ref.tags + tuple((str(tag), "true") for tag in linked.tags or () if tag not in keys)
+    aliases = tuple(a for a in ref.aliases if not _is_v(a))
+    return ModelVersionRef(ref.model, str(linked.version), run_id, aliases, tuple(sorted(tags)))
 
 
 def _is_v(alias: str) -> bool:
