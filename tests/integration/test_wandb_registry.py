@@ -178,6 +178,11 @@ def test_promotion_links_a_candidate_not_in_the_registry_yet(org: FakeWandbServe
     after = tracker().resolve_alias(MODEL, "production")
     assert (after.version, after.run_id) == ("v2", "cand")
     assert [v.version for v in tracker().model_versions(MODEL, "cand")] == ["v2"]
+    # a new collection: its first version links the candidate's `fresh:v0`
+    logged(org, "cand", name="fresh")
+    first = _promote(model=f"{REG}/fresh", run="cand")
+    assert (first.action, first.version, first.previous) == ("promoted", "acme/iris/fresh:v0", None)
+    assert tracker().resolve_alias(f"{REG}/fresh", "production").version == "v0"
 
 
 def test_promotion_without_a_model_says_how_to_log_it(org: FakeWandbServer) -> None:

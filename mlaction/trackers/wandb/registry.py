@@ -231,7 +231,7 @@ def _source(t: WandbTracker, path: RegistryPath, target: str, version: str, what
     linked = index is not None
     if linked:
         name = f"{target}:v{index}"
-    elif version.startswith(f"{t.path}/") and version_index(version.rsplit(":", 1)[-1]):
+    elif version.startswith(f"{t.path}/") and version_index(version.rsplit(":")[-1]) is not None:
         name = version
     else:
         raise PromotionError(
