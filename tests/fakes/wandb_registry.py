@@ -113,6 +113,14 @@ def _aliases(s: FakeWandbServer, x: FakeLink) -> list[dict[str, Any]]:
              "alias": a} for a in names]  # fmt: skip
 
 
+def link_aliases(s: FakeWandbServer, art: FakeArtifact) -> list[dict[str, Any]]:
+    """An artifact's aliases in the collections it is linked into: `Artifact.aliases` spans
+    every collection, each alias with its collection (wandb PR #5810; the 0.27.1 client reads
+    them from `project.artifact(name)` and keeps those of the collection it asked for)."""
+    links = [x for x in s.registry.links if x.artifact_id == art.id]
+    return [{**a, "artifactCollection": _portfolio(s, x)} for x in links for a in _aliases(s, x)]
+
+
 def membership(s: FakeWandbServer, x: FakeLink) -> dict[str, Any]:
     art = s.find_artifact(x.artifact_id)
     assert art is not None

@@ -28,7 +28,7 @@ import yaml
 
 from fakes.wandb_artifacts import ARTIFACT_HANDLERS
 from fakes.wandb_filters import lookup, matches, sort_key
-from fakes.wandb_registry import REGISTRY_HANDLERS, FakeRegistry
+from fakes.wandb_registry import REGISTRY_HANDLERS, FakeRegistry, link_aliases
 
 FAKE_WANDB_KEY = "f" * 40  # as long as a real W&B key; valid nowhere
 _OP_NAME = re.compile(r"\b(?:query|mutation)\s+(\w+)")
@@ -83,8 +83,7 @@ class FakeWandbServer:
         self.sweeps: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.artifacts: list[FakeArtifact] = []
         self.delay = 0.0
-        # operation name -> HTTP status: answered "permission denied" (a read-only key), or a
-        # plain error for a 5xx
+        # operation name -> HTTP status: "permission denied" (a read-only key), an error on 5xx
         self.refuse: dict[str, int] = {}
         # every request answered with this status (429 rate limit, 503 outage): wandb-core
         # retries both (x_graphql_retry_max), then gives up with http_status 0
@@ -288,7 +287,8 @@ class FakeWandbServer:
             "commitHash": None, "fileCount": 0, "createdAt": _iso(_EPOCH),
             "updatedAt": None,
             "aliases": [{"__typename": "ArtifactAlias", "id": f"{art.id}-{a}", "alias": a,
-                         "artifactCollection": collection} for a in art.aliases],
+                         "artifactCollection": collection} for a in art.aliases]
+            + link_aliases(self, art),  # and in each registry collection it is linked into
         }  # fmt: skip
 
 

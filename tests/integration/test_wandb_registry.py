@@ -48,8 +48,10 @@ def linked(server: FakeWandbServer, art: FakeArtifact, *aliases: str, coll: str 
 @pytest.fixture
 def org(wandb_server: FakeWandbServer) -> FakeWandbServer:
     """Team entity `acme` in org `Acme Corp` (entity `acme-corp`) with its `model` registry;
-    run `old` made collection version v0 (`production`), run `new` made v1."""
+    run `old` made collection version v0 (`production`, artifact iris-classifier:v1), run `new`
+    made v1 (iris-classifier:v2)."""
     add_org(wandb_server, ORG, ORG_ENTITY, teams=(E,), registries=("model", "dataset"))
+    logged(wandb_server, "old")  # iris-classifier:v0, never linked: sources differ from links
     linked(wandb_server, logged(wandb_server, "old", metadata={"accuracy": 0.9}), "production")
     linked(wandb_server, logged(wandb_server, "new", metadata={"accuracy": 0.93}))
     return wandb_server
@@ -173,7 +175,7 @@ def test_promotion_links_a_candidate_not_in_the_registry_yet(org: FakeWandbServe
     logged(org, "cand", name="iris-data", type="dataset")
     result = _promote(run="cand")
     assert result.action == "promoted"
-    assert result.version == "acme/iris/iris-classifier:v2"
+    assert result.version == "acme/iris/iris-classifier:v3"
     assert result.previous == "v0"
     after = tracker().resolve_alias(MODEL, "production")
     assert (after.version, after.run_id) == ("v2", "cand")
