@@ -11,7 +11,7 @@ from typing import Literal
 
 from mlaction.config import PromoteConfig
 from mlaction.errors import AliasNotFoundError, PromotionError
-from mlaction.runs import Run
+from mlaction.runs import ModelVersionRef, Run
 from mlaction.trackers.base import Tracker
 
 Action = Literal["promoted", "already", "would_promote", "skipped", "failed"]
@@ -48,7 +48,9 @@ def promote(
     config: PromoteConfig, tracker: Tracker, candidate: Run, *, dry_run: bool
 ) -> PromotionResult:
     """Point `config.alias` at the candidate's newest version of `config.model`."""
-    versions = tracker.model_versions(config.model, candidate.id)
+    # a tracker may promote versions not registered yet (a W&B Registry collection links them)
+    listing = getattr(tracker, "promotion_versions", tracker.model_versions)
+    versions: list[ModelVersionRef] = listing(config.model, candidate.id)
     if not versions:
         raise PromotionError(
             f"cannot promote: the candidate run `{candidate.label}` ({candidate.id}) has no "

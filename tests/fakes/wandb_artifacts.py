@@ -10,11 +10,15 @@ import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from fakes.wandb_registry import REGISTRY_PREFIX, registry_membership
+
 if TYPE_CHECKING:
     from fakes.wandb_server import FakeWandbServer
 
 
 def _membership(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    if str(v["project"]).startswith(REGISTRY_PREFIX):  # a registry collection: its links
+        return registry_membership(s, v)
     project = s.project_node(v)
     if project is None:
         return {"project": None}

@@ -2,12 +2,12 @@
 
 wandb >= 0.2x sends GraphQL from its `wandb-core` helper process, so Python-level HTTP
 mocking sees nothing: this is a real HTTP server on 127.0.0.1. It keeps an in-memory model
-(runs, sweeps, artifacts), evaluates the Mongo-style run filters W&B accepts, paginates with
-cursors, counts requests and records every operation name (`operations`). An operation it
-does not know is answered with a GraphQL error naming it, so a wandb upgrade that changes
-its queries fails loudly instead of silently. Artifact aliases behave as in W&B: an alias is on
-at most one version of a collection, and adding it to one (`AddAliases`) takes it off the
-others. `refuse[op] = 403` answers one operation with a refusal (a key that can only read).
+(runs, sweeps, artifacts, the Registry: fakes/wandb_registry.py), evaluates the Mongo-style
+run filters W&B accepts, paginates with cursors, counts requests and records every operation
+name (`operations`). An unknown operation is answered with a GraphQL error naming it, so a
+wandb upgrade that changes its queries fails loudly. Artifact aliases behave as in W&B: an
+alias is on at most one version of a collection, and adding it to one (`AddAliases`) takes it
+off the others. `refuse[op] = 403` answers one operation with a refusal (a key that can only read).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import yaml
 
 from fakes.wandb_artifacts import ARTIFACT_HANDLERS
 from fakes.wandb_filters import lookup, matches, sort_key
+from fakes.wandb_registry import REGISTRY_HANDLERS, FakeRegistry, link_aliases
 
 FAKE_WANDB_KEY = "f" * 40  # as long as a real W&B key; valid nowhere
 _OP_NAME = re.compile(r"\b(?:query|mutation)\s+(\w+)")
@@ -62,6 +63,7 @@ class FakeArtifact:
     aliases: list[str]
     metadata: dict[str, Any]
     logged_by: str | None
+    tags: list[str] = field(default_factory=list)  # W&B artifact tags (`ArtifactFragment.tags`)
 
 
 def _iso(moment: datetime) -> str:
@@ -81,8 +83,7 @@ class FakeWandbServer:
         self.sweeps: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.artifacts: list[FakeArtifact] = []
         self.delay = 0.0
-        # operation name -> HTTP status: answered "permission denied" (a read-only key), or a
-        # plain error for a 5xx
+        # operation name -> HTTP status: "permission denied" (a read-only key), an error on 5xx
         self.refuse: dict[str, int] = {}
         # every request answered with this status (429 rate limit, 503 outage): wandb-core
         # retries both (x_graphql_retry_max), then gives up with http_status 0
@@ -96,6 +97,7 @@ class FakeWandbServer:
         # aliases AddAliases answers with success but does not keep (W&B manages `latest` and
         # `vN` itself): ml-gate must read the alias back, not trust the answer
         self.ignore_aliases: set[str] = set()
+        self.registry = FakeRegistry()  # orgs, registry collections, links: fakes/wandb_registry.py
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
@@ -132,6 +134,7 @@ class FakeWandbServer:
             self.runs.clear()
             self.sweeps.clear()
             self.artifacts.clear()
+            self.registry.reset()
 
     # -- data ---------------------------------------------------------------------------------
     def add_project(self, entity: str, project: str) -> None:
@@ -278,12 +281,14 @@ class FakeWandbServer:
             "__typename": "Artifact", "id": art.id, "artifactSequence": collection,
             "versionIndex": art.version, "artifactType": {"name": art.type}, "description": None,
             "metadata": json.dumps(art.metadata), "ttlDurationSeconds": -1,
-            "ttlIsInherited": True, "tags": [], "historyStep": None, "state": "COMMITTED",
+            "ttlIsInherited": True, "historyStep": None, "state": "COMMITTED",
+            "tags": [{"__typename": "Tag", "id": f"tag-{t}", "name": t} for t in art.tags],
             "size": 0, "digest": f"digest-{art.id}", "digestAlgorithm": "MANIFEST_MD5",
             "commitHash": None, "fileCount": 0, "createdAt": _iso(_EPOCH),
             "updatedAt": None,
             "aliases": [{"__typename": "ArtifactAlias", "id": f"{art.id}-{a}", "alias": a,
-                         "artifactCollection": collection} for a in art.aliases],
+                         "artifactCollection": collection} for a in art.aliases]
+            + link_aliases(self, art),  # and in each registry collection it is linked into
         }  # fmt: skip
 
 
@@ -303,10 +308,6 @@ def page_of(
 def _viewer(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     return {"viewer": {"id": "VXNlcjox", "entity": "fake", "username": "fake", "email": None,
                        "flags": "{}", "teams": {"edges": []}}}  # fmt: skip
-
-
-def _server_features(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
-    return {"serverInfo": {"features": []}}
 
 
 def _runs(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
@@ -365,12 +366,12 @@ def _get_sweep(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
 
 _HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict[str, Any]]] = {
     "Viewer": _viewer,
-    "ServerFeaturesQuery": _server_features,
     "Runs": _runs,
     "Run": _run,
     "RunFiles": _run_files,
     "GetSweep": _get_sweep,
     **ARTIFACT_HANDLERS,
+    **REGISTRY_HANDLERS,
 }
 
 

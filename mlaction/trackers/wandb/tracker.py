@@ -16,7 +16,7 @@ from mlaction.config import TrackerConfig
 from mlaction.errors import MlGateError, RunNotFoundError, TrackerError
 from mlaction.runs import DatasetInput, ModelVersionRef, Run, finite
 from mlaction.trackers.base import RunQuery
-from mlaction.trackers.wandb import artifacts, settings
+from mlaction.trackers.wandb import artifacts, registry, settings
 from mlaction.trackers.wandb.errors import Classifier, api_failure
 from mlaction.trackers.wandb.mapping import to_run
 from mlaction.trackers.wandb.query import Search, merge, plan
@@ -63,14 +63,28 @@ class WandbTracker:
     def get_run(self, run_id: str) -> Run:
         return to_run(self.fetch_run(run_id), self.commit_key, self.branch_key)
 
+    # `model`: a project artifact name (artifacts.py) or a Registry collection (registry.py)
     def resolve_alias(self, model: str, alias: str) -> ModelVersionRef:
+        if path := registry.parse_model(model):
+            return registry.resolve_alias(self, model, path, alias)
         return artifacts.resolve_alias(self, model, alias)
 
     def model_versions(self, model: str, run_id: str) -> list[ModelVersionRef]:
+        if path := registry.parse_model(model):
+            return registry.model_versions(self, model, path, run_id)
+        return artifacts.model_versions(self, model, run_id)
+
+    def promotion_versions(self, model: str, run_id: str) -> list[ModelVersionRef]:
+        """What `promote:` may point the alias at (a Registry collection links new ones)."""
+        if path := registry.parse_model(model):
+            return registry.promotion_versions(self, model, path, run_id)
         return artifacts.model_versions(self, model, run_id)
 
     def set_alias(self, model: str, alias: str, version: str) -> None:
-        artifacts.set_alias(self, model, alias, version)
+        if path := registry.parse_model(model):
+            registry.set_alias(self, path, alias, version)
+        else:
+            artifacts.set_alias(self, model, alias, version)
 
     def existing_artifacts(self, run_id: str, paths: Sequence[str]) -> set[str]:
         wanted = list(dict.fromkeys(paths))
