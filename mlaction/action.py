@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, get_args
+from urllib.parse import unquote, urlsplit
 
 from mlaction.config import DEFAULT_CONFIG_PATH, load_config
 from mlaction.config.load import comment_id
@@ -48,6 +49,7 @@ SECRET_VARIABLES = (
     "WANDB_API_KEY",
     "DATABRICKS_TOKEN",
 )
+URI_VARIABLES = ("MLFLOW_TRACKING_URI", "WANDB_BASE_URL", "MLFLOW_REGISTRY_URI")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _PR_NUMBER = re.compile(r"^[0-9]{1,9}$")  # ASCII digits only: "²".isdigit() is True
@@ -97,8 +99,7 @@ def run_action(
     files = StepFiles(env.get("GITHUB_OUTPUT"), env.get("GITHUB_STEP_SUMMARY"))
     with debug_lines(lambda line: print(f"::debug::{escape_data(line)}", file=out)):
         try:
-            secrets = (read_input(env, "github-token"), *map(env.get, SECRET_VARIABLES))
-            for secret in dict.fromkeys(s for s in secrets if s):
+            for secret in secrets_of(env):
                 mask(secret, out)
             inputs = ActionInputs.from_env(env)
             return _run(inputs, GitHubContext.from_env(env), env, files, tracker, client, out)
@@ -106,6 +107,21 @@ def run_action(
             if isinstance(exc, SystemExit):
                 raise
             return _publish_error(exc, files, out, debug=env.get("RUNNER_DEBUG") == "1")
+
+
+def secrets_of(env: Mapping[str, str]) -> list[str]:
+    """What the runner must hide: the token, tracker credentials, and the user information
+    (and its password) of a tracker URI such as `http://user:pass@host`."""
+    found = [read_input(env, "github-token"), *map(env.get, SECRET_VARIABLES)]
+    for name in URI_VARIABLES:
+        try:
+            parts = urlsplit(env.get(name) or "")
+        except ValueError:  # not a URL: nothing in it is a credential we can find
+            continue
+        userinfo = parts.netloc.rpartition("@")[0]
+        if userinfo:
+            found += [userinfo, parts.password, unquote(parts.password or "")]
+    return list(dict.fromkeys(s for s in found if s))
 
 
 def _run(
@@ -140,13 +156,26 @@ def _run(
         run_url=ctx.run_url,
         labels=ctx.labels if pr is not None else (),
         label_author=_label_author(ctx, github, pr),
-        promotion=PromotionContext(ctx.event_name, ctx.head_ref),
+        promotion=promotion_context(ctx),
         dry_run=inputs.dry_run,
         run_id=inputs.run_id,
     )
     result = evaluate_gate(settings, tracker)
     _publish(result, inputs, ctx, workspace, pr, github, files, out)
     return result.exit_code
+
+
+def promotion_context(ctx: GitHubContext) -> PromotionContext:
+    """What promotion's rules need to know about where the judged commit came from."""
+    return PromotionContext(
+        ctx.event_name,
+        ctx.head_ref,
+        tag=ctx.tag,
+        repository=ctx.repository,
+        head_repository=ctx.head_repository,
+        workflow_run_event=ctx.workflow_run_event,
+        is_fork=ctx.is_fork,
+    )
 
 
 def _publish(

@@ -20,6 +20,7 @@ from mlaction.config import GateConfig, LoadedConfig, load_config
 from mlaction.errors import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, MlGateError, TrackerError, UsageError
 from mlaction.gate.verdict import Override, Verdict, evaluate
 from mlaction.gitcontext import GitContext
+from mlaction.promote import PromotionContext as PromotionContext
 from mlaction.promote import PromotionResult, promote, skip_reason
 from mlaction.report.markdown import render_markdown
 from mlaction.report.model import Report, build_report
@@ -30,14 +31,6 @@ from mlaction.trackers.base import Tracker
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
-
-
-@dataclass(frozen=True)
-class PromotionContext:
-    """Where this gate runs, for promotion's rules. `event_name=None`: asked for explicitly."""
-
-    event_name: str | None
-    branch: str | None
 
 
 @dataclass(frozen=True)
@@ -175,7 +168,7 @@ def run_promotion(
     """Promote when the event, branch and verdict allow; a failure is recorded, not raised."""
     config = gate.promote
     assert config is not None
-    reason = skip_reason(config, verdict.verdict, context.event_name, context.branch)
+    reason = skip_reason(config, verdict.verdict, context)
     if reason:
         return PromotionResult(config.model, config.alias, "skipped", reason=reason)
     try:

@@ -295,12 +295,14 @@ PromoteEvent = Literal["push", "workflow_dispatch", "schedule", "release", "work
 
 
 class PromoteConfig(_Strict):
-    """On a passing gate for these events and branches, move `alias` to the candidate's version."""
+    """On a passing gate for these events and branches (or tags: a tag push, a release), move
+    `alias` to the candidate's version."""
 
     model: str
     alias: str
     on: list[PromoteEvent] = Field(default_factory=lambda: list[PromoteEvent](["push"]))
     branches: list[str] = Field(default_factory=lambda: ["main"])
+    tags: list[str] = Field(default_factory=list)  # glob patterns: ["v*"]
 
     @model_validator(mode="before")
     @classmethod
@@ -311,10 +313,20 @@ class PromoteConfig(_Strict):
             data["on"] = data.pop(True)
         return data
 
-    @field_validator("on", "branches", mode="before")
+    @field_validator("on", "branches", "tags", mode="before")
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _release_needs_tags(self) -> PromoteConfig:
+        # A release (or a tag push) has no branch: only `tags` can allow it.
+        if "release" in self.on and not self.tags:
+            raise ValueError(
+                "`on` lists `release`, but a release has a tag, not a branch: list the tags "
+                'that may promote in `promote.tags` (e.g. `tags: ["v*"]`)'
+            )
+        return self
 
     @field_validator("alias")
     @classmethod

@@ -7,6 +7,7 @@ network.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -129,6 +130,9 @@ def read_input(env: Mapping[str, str], name: str, default: str | None = None) ->
 # -- workflow commands ---------------------------------------------------------------------
 
 AnnotationLevel = Literal["error", "warning", "notice"]
+# Control, bidi, zero-width and byte-order characters: report/format.py's CONTROL, which github/
+# does not import (tests/unit/test_report_format.py checks the two are the same).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def escape_data(value: str) -> str:
@@ -142,11 +146,21 @@ def escape_property(value: str) -> str:
 
 
 def annotation(level: AnnotationLevel, message: str, title: str | None = None) -> str:
-    """`::error title=...::message`, escaped; print it to stdout to annotate the run."""
+    """`::error title=...::message`, escaped; print it to stdout to annotate the run.
+
+    Control, invisible and direction-changing characters (a run name can hold U+202E to show
+    itself reversed) are written visibly as `\\u202e`; line breaks stay line breaks."""
     if level not in ("error", "warning", "notice"):
         raise ValueError(f"annotation level must be error, warning or notice, not {level!r}")
-    props = f" title={escape_property(title)}" if title else ""
-    return f"::{level}{props}::{escape_data(message)}"
+    props = f" title={escape_property(reveal(title))}" if title else ""
+    return f"::{level}{props}::{escape_data(reveal(message))}"
+
+
+def reveal(text: str) -> str:
+    """Invisible and control characters (but line breaks) as visible `\\uXXXX` escapes."""
+    return CONTROL.sub(
+        lambda m: m.group() if m.group() in "\r\n" else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 def mask(value: str, stream: IO[str]) -> None:

@@ -1,7 +1,12 @@
 """Text for people: numbers, Markdown escaping of untrusted text, the template filters.
 
 Every value a template prints is escaped for Markdown unless it is marked safe: tracker text
-(run names, tags, params, metric names) can never inject markup, mentions or break a table.
+(run names, tags, params, metric names) can never inject markup, mentions, issue references or
+break a table. GitHub decodes HTML entities before it looks for `@mentions` and `#123`
+references, so an entity (`&#64;`) is not enough: a zero-width joiner after `@` and `#` (and
+`GH-`) breaks the pattern GitHub matches, while the text reads the same. Invisible and
+direction-changing characters (bidi overrides, zero-width spaces, byte-order marks), which let a
+run name disguise itself, are removed from untrusted text first.
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "erro
 HEADLINES = {"pass": "passed", "fail": "failed", "warn": "passed with warnings", "error": "error"}
 SPARKS = "▁▂▃▄▅▆▇█"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Control characters; and what lets text disguise itself: bidi marks, embeddings, overrides and
+# isolates, zero-width characters, word joiner and invisible operators, line and paragraph
+# separators, the byte-order mark (github/runner.py holds the same class for annotations).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_JOINER = "\u200d"  # zero-width joiner: `@\u200dorg` is no mention, `#\u200d1` no reference
+_REFERENCE = re.compile(r"([@#])|\b(GH-)(?=[0-9])", re.IGNORECASE)
 
 
 def md_escape(value: object, limit: int = 300) -> str:
@@ -41,8 +51,9 @@ def md_escape(value: object, limit: int = 300) -> str:
         text = text[: limit - 1] + "…"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    # No mentions (@team), no autolinked URLs (scheme://) from untrusted text.
-    return text.replace("@", "&#64;").replace("://", "&#58;//").replace("www.", "www&#46;")
+    # No mentions (@org/team), issue references (#1, owner/repo#2, GH-3) or autolinked URLs.
+    text = _REFERENCE.sub(lambda m: (m.group(1) or m.group(2)) + _JOINER, text)
+    return text.replace("://", "&#58;//").replace("www.", "www&#46;")
 
 
 def md_text(value: object) -> Markup:

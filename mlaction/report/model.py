@@ -202,7 +202,7 @@ def build_report(
 
 
 def _run(run: Run, gated: list[str]) -> dict[str, Any]:
-    names = [m for m in gated if m in run.metrics]
+    names = [m for m in gated if m in run.metrics][:MAX_RUN_METRICS]
     names += sorted(m for m in run.metrics if m not in set(gated))[: MAX_RUN_METRICS - len(names)]
     return {
         "id": run.id,

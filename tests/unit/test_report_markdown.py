@@ -174,7 +174,7 @@ def test_no_filter_bypasses_markdown_escaping(tmp_path: Path, source: str) -> No
     assert "@org" not in text
     assert "<b>" not in text
     assert "](https://" not in text
-    assert "&#64;org/admins" in text
+    assert "@\u200dorg/admins" in text
 
 
 def test_html_filters_are_not_offered(tmp_path: Path) -> None:
@@ -190,8 +190,8 @@ def test_ordinary_templates_still_render(tmp_path: Path) -> None:
         "{{ [1, 2, 3]|map('string')|join(', ') }} {{ candidate.name|text }}"
     )
     assert render(tmp_path, source) == (
-        "## ✅ PASS\n- id: r1\n- name: &#64;org/admins &lt;b&gt;bold&lt;/b&gt; "
+        "## ✅ PASS\n- id: r1\n- name: @\u200dorg/admins &lt;b&gt;bold&lt;/b&gt; "
         "\\[x\\](https&#58;//evil.example) \\`tick\\`\n1, 2, 3 "
-        "&#64;org/admins &lt;b&gt;bold&lt;/b&gt; \\[x\\](https&#58;//evil.example) "
+        "@\u200dorg/admins &lt;b&gt;bold&lt;/b&gt; \\[x\\](https&#58;//evil.example) "
         "<code>tick</code>"
     )
