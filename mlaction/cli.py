@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from mlaction.errors import EXIT_ERROR, EXIT_PASS, UsageError, handle, redact
 if TYPE_CHECKING:
     from mlaction.engine import GateResult, Settings
     from mlaction.gitcontext import Ancestors, GitContext
+    from mlaction.promote import PromotionContext
     from mlaction.trackers.base import Tracker
 
 DEFAULT_CONFIG = ".github/ml-gate.yml"
@@ -211,7 +212,7 @@ def check(
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mlaction.engine import PromotionContext, Settings
+    from mlaction.engine import Settings
 
     env = dict(os.environ)
     git = discover_git(env, args.commit, args.base_commit, args.branch)
@@ -220,7 +221,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         git=git,
         env=env,
         dry_run=args.dry_run,
-        promotion=PromotionContext(None, git.head_branch) if args.promote else None,
+        promotion=_promotion(env, git.head_branch) if args.promote else None,
         run_id=args.run_id,
     )
     return check(
@@ -230,6 +231,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         debug=bool(getattr(args, "debug", False)),
     ).exit_code
+
+
+def _promotion(env: Mapping[str, str], branch: str | None) -> PromotionContext:
+    """--promote: inside a GitHub workflow the event's rules apply (a PR, a fork or a
+    PR-triggered workflow_run never promotes); elsewhere it is asked for explicitly."""
+    from mlaction.action import promotion_context
+    from mlaction.github.runner import GitHubContext
+    from mlaction.promote import PromotionContext
+
+    if not env.get("GITHUB_EVENT_NAME"):
+        return PromotionContext(None, branch)
+    return replace(promotion_context(GitHubContext.from_env(env)), branch=branch)
 
 
 def discover_git(

@@ -52,7 +52,9 @@ class Run:
 
     @property
     def label(self) -> str:
-        return self.name or self.id
+        """The run's name for messages, which quote it in backticks: a backtick in the
+        (untrusted) name would end that quote early, so it is shown as `'`."""
+        return (self.name or self.id).replace("`", "'")
 
     def metric(self, name: str) -> float | None:
         """The metric's value, None when absent (NaN stays NaN)."""
