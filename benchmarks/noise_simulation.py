@@ -159,7 +159,7 @@ def methods(args: argparse.Namespace, window: int) -> list[Method]:
 
 def _tuned(history: Array, cand: Array, tol: float) -> tuned.NoiseOutcome:
     """ml-gate's default regression rule, as gate/comparisons.py calls it (goal maximize)."""
-    found = noise_band(history.tolist())
+    found = noise_band(history.tolist(), outlier_mads=tuned.OUTLIER_MADS)
     assert found is not None
     drop = found.center - float(np.mean(cand))
     return tuned.regression(drop, found.sigma, found.n, len(cand), found.n, tol)
