@@ -34,6 +34,7 @@ def run(
     params: Mapping[str, str] | None = None,
     tags: Mapping[str, str] | None = None,
     inputs: tuple[DatasetInput, ...] | None = None,
+    values: Mapping[str, float] | None = None,
     **metrics: float,
 ) -> Run:
     return Run(
@@ -43,7 +44,7 @@ def run(
         end=NOW - timedelta(hours=1),
         commit=commit,
         branch="main",
-        metrics=metrics,
+        metrics={**(values or {}), **metrics},
         params=params or {},
         tags=tags or {},
         inputs=inputs,
@@ -51,12 +52,12 @@ def run(
 
 
 def group(prefix: str, commit: str, metric: str, values: list[float]) -> tuple[Run, ...]:
-    return tuple(run(f"{prefix}{i}", commit, **{metric: v}) for i, v in enumerate(values))
+    return tuple(run(f"{prefix}{i}", commit, values={metric: v}) for i, v in enumerate(values))
 
 
 def history(metric: str, values: list[float]) -> tuple[Run, ...]:
     """Runs on main, newest first, each its own commit."""
-    return tuple(run(f"h{i}", f"{i:040d}", **{metric: v}) for i, v in enumerate(values))
+    return tuple(run(f"h{i}", f"{i:040d}", values={metric: v}) for i, v in enumerate(values))
 
 
 def selection(
