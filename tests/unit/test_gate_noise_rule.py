@@ -9,6 +9,7 @@ run and t(0.999) for several, with n − 1 degrees of freedom.
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 from gate_helpers import (
@@ -242,3 +243,16 @@ def test_the_extra_runs_settle_it() -> None:
     settled = selection(group("c", CAND_SHA, "acc", [89.0, 90.0, 90.0, 90.0, 90.0]), (), past)
     assert check(judge(RULE, settled), "acc.noise").status == "pass"
     assert judge(RULE, settled).more_runs == 0
+
+
+def test_a_run_four_robust_sigma_out_still_counts() -> None:
+    """Ten runs at 89.5, nine at 90.5 and one at 86.5: median 89.5, MAD 0.5 (robust σ 0.7413),
+    86.5 is 3/0.7413 = 4.05 robust σ out. The fixed band's 3.5-MAD cut would drop it; the tuned
+    rule keeps it (its cut is 5): a genuine run of a clean history keeps σ honest."""
+    values = [89.5] * 10 + [90.5] * 9 + [86.5]
+    verdict = judge(
+        RULE, selection(group("c", CAND_SHA, "acc", [89.9]), (), history("acc", values))
+    )
+    # all 20 runs: mean 89.8, sample standard deviation 0.9234
+    assert (statistics.fmean(values), round(statistics.stdev(values), 4)) == (89.8, 0.9234)
+    assert check(verdict, "acc.noise").rule.endswith("(mean 89.8 of 20 runs, σ 0.9234)")
