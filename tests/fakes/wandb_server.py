@@ -62,6 +62,7 @@ class FakeArtifact:
     aliases: list[str]
     metadata: dict[str, Any]
     logged_by: str | None
+    used_by: list[str] = field(default_factory=list)  # run ids: `run.use_artifact(...)`
 
 
 def _iso(moment: datetime) -> str:
