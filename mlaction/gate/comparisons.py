@@ -196,7 +196,7 @@ def _tuned(
     """The candidate commit's runs (mean of m) against the history's mean, t quantiles."""
     from mlaction.gate import stats
 
-    band = stats.noise_band(window)
+    band = stats.noise_band(window, outlier_mads=tuned.OUTLIER_MADS)
     if band is None:
         notes.append(_too_short(name, len(window), 3))
         return None

@@ -129,7 +129,7 @@ def _history_sigma(name: str, rule: MetricRule, selection: Selection) -> tuple[f
         return None
     from mlaction.gate import stats
 
-    band = stats.noise_band(window)
+    band = stats.noise_band(window, outlier_mads=tuned.OUTLIER_MADS)
     return None if band is None else (band.sigma, band.n)
 
 

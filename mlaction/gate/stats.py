@@ -207,9 +207,13 @@ def replicate_regression(
 # --- history -------------------------------------------------------------------------------
 
 
-def noise_band(history: Sequence[float], *, k: float = 3.0) -> NoiseBand | None:
-    """Median ± k robust σ of the history; None with fewer than 3 finite values (empty included)."""
+def noise_band(
+    history: Sequence[float], *, k: float = 3.0, outlier_mads: float = OUTLIER_MADS
+) -> NoiseBand | None:
+    """Mean ± k σ of the history's inliers (runs within `outlier_mads` robust σ of the median);
+    None with fewer than 3 finite values (empty included)."""
     _check_amount(k, "k")
+    _check_amount(outlier_mads, "outlier_mads")
     values = np.asarray(history, dtype=np.float64).ravel()
     finite = np.sort(values[np.isfinite(values)])  # sorted: the order of runs changes nothing
     if finite.size < MIN_HISTORY:
@@ -219,7 +223,7 @@ def noise_band(history: Sequence[float], *, k: float = 3.0) -> NoiseBand | None:
     # MAD alone is robust but noisy over 20 runs (37% efficient): its band is often too narrow.
     median = float(np.median(finite))
     mad_sigma = MAD_TO_SIGMA * float(np.median(np.abs(finite - median)))
-    inliers = finite[np.abs(finite - median) <= OUTLIER_MADS * mad_sigma + tol(median)]
+    inliers = finite[np.abs(finite - median) <= outlier_mads * mad_sigma + tol(median)]
     outliers = int(finite.size - inliers.size)
     center = float(np.mean(inliers))
     sigma = float(np.std(inliers, ddof=1)) if inliers.size > 1 else 0.0

@@ -1,7 +1,8 @@
 """The fake W&B's artifact operations, as wandb 0.31.0 (and the 0.27.1 floor) send them.
 
 Sources: wandb/sdk/artifacts/_generated/operations.py (ArtifactMembershipByName, ArtifactByName,
-ArtifactCreatedBy, RunOutputArtifacts, AddAliases, UpdateArtifact) and artifact.py `_update`.
+ArtifactCreatedBy, RunOutputArtifacts, RunInputArtifacts, AddAliases, UpdateArtifact) and
+artifact.py `_update`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fakes.wandb_registry import REGISTRY_PREFIX, registry_membership
 
 if TYPE_CHECKING:
-    from fakes.wandb_server import FakeWandbServer
+    from fakes.wandb_server import FakeArtifact, FakeWandbServer
 
 
 def _membership(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,20 +62,36 @@ def _created_by(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
     return {"artifact": {"createdBy": creator}}
 
 
-def _output_artifacts(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+def _run_artifacts(
+    s: FakeWandbServer, v: Mapping[str, Any], mine: Callable[[FakeArtifact, str], bool]
+) -> dict[str, Any]:
+    """`project { run(name) { artifacts: outputArtifacts | inputArtifacts (after, first) } }`:
+    a page of ArtifactFragment nodes with totalCount and pageInfo (apis/public/artifacts.py
+    RunArtifacts reads `data["project"]["run"]["artifacts"]`)."""
     project = s.project_node(v)
     run = s.find_run(v, v["run"]) if project else None
     if project is None or run is None:
         return {"project": project and {**project, "run": None}}
-    mine = [a for a in s.artifacts if (a.entity, a.project, a.logged_by) == (
-        run.entity, run.project, run.id)]  # fmt: skip
+    found = [a for a in s.artifacts if (a.entity, a.project) == (run.entity, run.project)
+             and mine(a, run.id)]  # fmt: skip
     from fakes.wandb_server import page_of
 
-    page, start, end, more = page_of(mine, v, "cursor", "perPage")
+    page, start, end, more = page_of(found, v, "cursor", "perPage")
     edges = [{"node": s.artifact_node(a), "cursor": str(start + i + 1)} for i, a in enumerate(page)]
-    conn = {"totalCount": len(mine), "edges": edges, "pageInfo": {
+    conn = {"totalCount": len(found), "edges": edges, "pageInfo": {
         "__typename": "PageInfo", "endCursor": end, "hasNextPage": more}}  # fmt: skip
     return {"project": {**project, "run": {"artifacts": conn}}}
+
+
+def _output_artifacts(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    """`run.logged_artifacts()`: RunOutputArtifacts, the artifacts the run logged."""
+    return _run_artifacts(s, v, lambda art, run: art.logged_by == run)
+
+
+def _input_artifacts(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
+    """`run.used_artifacts()` (apis/public/runs.py `Run.used_artifacts` -> RunArtifacts with
+    mode="used"): RunInputArtifacts, the artifacts the run declared with `use_artifact`."""
+    return _run_artifacts(s, v, lambda art, run: run in art.used_by)
 
 
 def _add_aliases(s: FakeWandbServer, v: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,6 +125,7 @@ ARTIFACT_HANDLERS: dict[str, Callable[[FakeWandbServer, Mapping[str, Any]], dict
     "ArtifactByName": _artifact_by_name,
     "ArtifactCreatedBy": _created_by,
     "RunOutputArtifacts": _output_artifacts,
+    "RunInputArtifacts": _input_artifacts,
     "AddAliases": _add_aliases,
     "UpdateArtifact": _update_artifact,
 }

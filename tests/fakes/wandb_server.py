@@ -64,6 +64,7 @@ class FakeArtifact:
     metadata: dict[str, Any]
     logged_by: str | None
     tags: list[str] = field(default_factory=list)  # W&B artifact tags (`ArtifactFragment.tags`)
+    used_by: list[str] = field(default_factory=list)  # run ids: `run.use_artifact(...)`
 
 
 def _iso(moment: datetime) -> str:
