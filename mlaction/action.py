@@ -41,6 +41,7 @@ from mlaction.report.markdown import render_markdown
 from mlaction.report.model import Report, dump_report, load_report
 from mlaction.report.terminal import render_terminal
 from mlaction.trackers.base import Tracker
+from mlaction.waiting import WaitEvent
 
 SECRET_VARIABLES = (
     "MLFLOW_TRACKING_TOKEN",
@@ -143,6 +144,7 @@ def _run(
         promotion=PromotionContext(ctx.event_name, ctx.head_ref),
         dry_run=inputs.dry_run,
         run_id=inputs.run_id,
+        progress=lambda event: _print_progress(event, out),
     )
     result = evaluate_gate(settings, tracker)
     _publish(result, inputs, ctx, workspace, pr, github, files, out)
@@ -267,6 +269,15 @@ def _print_untrusted(text: str, out: IO[str]) -> None:
     shown, never obeyed by the runner."""
     pause = uuid.uuid4().hex
     print(f"::stop-commands::{pause}\n{text}\n::{pause}::", file=out)
+
+
+def _print_progress(event: WaitEvent, out: IO[str]) -> None:
+    """A wait's progress: a log line per poll, a notice when the run appears and when it is
+    ready (the text is one line: tracker text in it is capped and made printable)."""
+    if event.kind == "waiting":
+        print(escape_data(event.text), file=out, flush=True)
+    else:
+        print(annotation("notice", event.text, title="ml-gate: waiting"), file=out, flush=True)
 
 
 def _announce_promotion(report: Report, out: IO[str]) -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mlaction.engine import GateResult, Settings
     from mlaction.gitcontext import Ancestors, GitContext
     from mlaction.trackers.base import Tracker
+    from mlaction.waiting import WaitEvent
 
 DEFAULT_CONFIG = ".github/ml-gate.yml"
 
@@ -61,6 +62,12 @@ def _add_check(
     )
     check.add_argument("--base-commit", help="base commit for `baseline.select: base_commit`")
     check.add_argument("--run-id", help="judge this run (same as `candidate.select: run_id`)")
+    check.add_argument(
+        "--wait",
+        metavar="DURATION",
+        help="wait up to this long (30m, 2h) for the commit's run to appear and finish "
+        "(same as `candidate.wait`)",
+    )
     check.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
     check.add_argument(
         "--markdown", metavar="PATH", help="write the Markdown comment here (`-` prints it)"
@@ -222,6 +229,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         promotion=PromotionContext(None, git.head_branch) if args.promote else None,
         run_id=args.run_id,
+        wait=_wait_flag(args.wait),
+        progress=_print_progress,
     )
     return check(
         settings,
@@ -230,6 +239,20 @@ def cmd_check(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         debug=bool(getattr(args, "debug", False)),
     ).exit_code
+
+
+def _wait_flag(value: str | None) -> float | None:
+    from mlaction.config.schema import parse_duration
+
+    try:
+        return None if value is None else parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"--wait: {exc}.") from None
+
+
+def _print_progress(event: WaitEvent) -> None:
+    """A wait's progress, one line each on stderr (stdout keeps the verdict)."""
+    print(f"ml-gate: {event.text}", file=sys.stderr, flush=True)
 
 
 def discover_git(

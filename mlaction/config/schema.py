@@ -147,6 +147,16 @@ class CandidateConfig(_Strict):
     run_id: str | None = None
     filter: str | None = None
     sweep: str | None = None
+    wait: float = 0.0  # how long to wait for the commit's run to appear and finish (0: no wait)
+    poll: float = 30.0  # the first interval between two looks; it grows up to 4x (waiting.py)
+
+    @field_validator("wait", "poll", mode="before")
+    @classmethod
+    def _duration(cls, value: object, info: ValidationInfo) -> float:
+        seconds = parse_duration(value)
+        if info.field_name == "poll" and seconds < 1:
+            raise ValueError("poll at most once a second (`poll: 1s` or more)")
+        return seconds
 
     @model_validator(mode="after")
     def _needs(self) -> CandidateConfig:
