@@ -22,6 +22,7 @@ from mlaction.debuglog import debug_lines
 from mlaction.engine import GateResult, PromotionContext, Settings, comment_marker, evaluate_gate
 from mlaction.errors import EXIT_PASS, ConfigError, GitHubError, UsageError, classify, redact
 from mlaction.gitcontext import GitContext, ancestry
+from mlaction.github.checks import CheckRun, start_check_run
 from mlaction.github.client import GitHubClient
 from mlaction.github.events import resolve as resolve_event
 from mlaction.github.publish import (
@@ -66,6 +67,7 @@ class ActionInputs:
     report: str | None = None
     comment_author: str | None = None
     run_id: str | None = None
+    check_run: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ActionInputs:
@@ -78,6 +80,7 @@ class ActionInputs:
             report=read_input(env, "report"),
             comment_author=read_input(env, "comment-author"),
             run_id=read_input(env, "run-id"),
+            check_run=_flag(read_input(env, "check-run"), "check-run"),
         )
 
 
@@ -146,9 +149,33 @@ def _run(
         run_id=inputs.run_id,
         progress=lambda event: _print_progress(event, out),
     )
-    result = evaluate_gate(settings, tracker)
+    check = _start_check_run(inputs, ctx, workspace, env, github, out)
+    try:
+        result = evaluate_gate(settings, tracker)
+    except Exception as exc:  # outputs and summary first, then the check run's failure
+        if check is None:
+            raise
+        code = _publish_error(exc, files, out, debug=env.get("RUNNER_DEBUG") == "1")
+        check.fail(classify(exc).text)
+        return code
     _publish(result, inputs, ctx, workspace, pr, github, files, out)
+    if check is not None:
+        summary = render_markdown(result.report, template="summary.md.j2", summary=True)
+        path = relative_to(result.config.path, workspace)
+        check.complete(result.report, summary, path, result.config.lines)
     return result.exit_code
+
+
+def _start_check_run(
+    inputs: ActionInputs, ctx: GitHubContext, workspace: Path, env: Mapping[str, str],
+    github: _Lazy, out: IO[str],
+) -> CheckRun | None:  # fmt: skip
+    """`check-run: true` (not in a dry run): `ml-gate: <comment id>` on the judged commit."""
+    if not inputs.check_run or inputs.dry_run:
+        return None
+    name = f"ml-gate: {trusted_comment_id(workspace / inputs.config, workspace, env)}"
+    client = github.client if github.available else None
+    return start_check_run(client, name, ctx.sha, out, details_url=ctx.run_url)
 
 
 def _publish(
