@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mlaction.errors import GitHubError
 from mlaction.github.runner import annotation
 from mlaction.github.transport import Transport
-from mlaction.report.model import CheckInfo, Report
+
+if TYPE_CHECKING:  # the client (CheckRunsAPI) must not load the report at run time
+    from mlaction.report.model import CheckInfo, Report
 
 MAX_OUTPUT = 65_535  # characters of `output.summary` / `output.text`
 PER_REQUEST = 50  # annotations per request
