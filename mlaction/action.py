@@ -8,13 +8,11 @@ expected or not, still writes `verdict=error` outputs, a job summary and one `::
 from __future__ import annotations
 
 import os
-import re
 import sys
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, get_args
+from typing import IO
 from urllib.parse import unquote, urlsplit
 
 from mlaction.config import DEFAULT_CONFIG_PATH, load_config
@@ -23,21 +21,34 @@ from mlaction.debuglog import debug_lines
 from mlaction.engine import GateResult, PromotionContext, Settings, comment_marker, evaluate_gate
 from mlaction.errors import EXIT_PASS, ConfigError, GitHubError, UsageError, classify, redact
 from mlaction.gitcontext import GitContext, ancestry
+from mlaction.github.checks import CheckRun, start_check_run
 from mlaction.github.client import GitHubClient
 from mlaction.github.events import resolve as resolve_event
 from mlaction.github.publish import (
-    CommentMode,
     StepFiles,
     annotate,
+    announce_promotion,
     comment_failure_warning,
     error_outputs,
     outputs_for,
+    print_progress,
+    print_untrusted,
     publish_skip,
     relative_to,
     report_file_name,
     should_create,
 )
-from mlaction.github.runner import GitHubContext, annotation, escape_data, mask, read_input
+from mlaction.github.runner import (
+    CommentMode,
+    GitHubContext,
+    annotation,
+    escape_data,
+    input_comment_mode,
+    input_flag,
+    input_pr_number,
+    mask,
+    read_input,
+)
 from mlaction.report.markdown import render_markdown
 from mlaction.report.model import Report, dump_report, load_report
 from mlaction.report.terminal import render_terminal
@@ -50,9 +61,6 @@ SECRET_VARIABLES = (
     "DATABRICKS_TOKEN",
 )
 URI_VARIABLES = ("MLFLOW_TRACKING_URI", "WANDB_BASE_URL", "MLFLOW_REGISTRY_URI")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
-_PR_NUMBER = re.compile(r"^[0-9]{1,9}$")  # ASCII digits only: "²".isdigit() is True
 
 
 @dataclass(frozen=True)
@@ -67,18 +75,20 @@ class ActionInputs:
     report: str | None = None
     comment_author: str | None = None
     run_id: str | None = None
+    check_run: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ActionInputs:
         return cls(
             config=read_input(env, "config") or DEFAULT_CONFIG_PATH,
             token=read_input(env, "github-token") or env.get("GITHUB_TOKEN") or "",
-            comment=_comment_mode(read_input(env, "comment")),
-            dry_run=_flag(read_input(env, "dry-run"), "dry-run"),
-            pr_number=_pr_number(read_input(env, "pr-number")),
+            comment=input_comment_mode(read_input(env, "comment")),
+            dry_run=input_flag(read_input(env, "dry-run"), "dry-run"),
+            pr_number=input_pr_number(read_input(env, "pr-number")),
             report=read_input(env, "report"),
             comment_author=read_input(env, "comment-author"),
             run_id=read_input(env, "run-id"),
+            check_run=input_flag(read_input(env, "check-run"), "check-run"),
         )
 
 
@@ -159,9 +169,22 @@ def _run(
         promotion=promotion_context(ctx),
         dry_run=inputs.dry_run,
         run_id=inputs.run_id,
+        progress=lambda event: print_progress(event, out),
     )
-    result = evaluate_gate(settings, tracker)
+    check = _start_check_run(inputs, ctx, workspace, env, github, out)
+    try:
+        result = evaluate_gate(settings, tracker)
+    except Exception as exc:  # outputs and summary first, then the check run's failure
+        if check is None:
+            raise
+        code = _publish_error(exc, files, out, debug=env.get("RUNNER_DEBUG") == "1")
+        check.fail(classify(exc).text)
+        return code
     _publish(result, inputs, ctx, workspace, pr, github, files, out)
+    if check is not None:
+        summary = render_markdown(result.report, template="summary.md.j2", summary=True)
+        path = relative_to(result.config.path, workspace)
+        check.complete(result.report, summary, path, result.config.lines)
     return result.exit_code
 
 
@@ -176,6 +199,18 @@ def promotion_context(ctx: GitHubContext) -> PromotionContext:
         workflow_run_event=ctx.workflow_run_event,
         is_fork=ctx.is_fork,
     )
+
+
+def _start_check_run(
+    inputs: ActionInputs, ctx: GitHubContext, workspace: Path, env: Mapping[str, str],
+    github: _Lazy, out: IO[str],
+) -> CheckRun | None:  # fmt: skip
+    """`check-run: true` (not in a dry run): `ml-gate: <comment id>` on the judged commit."""
+    if not inputs.check_run or inputs.dry_run:
+        return None
+    name = f"ml-gate: {trusted_comment_id(workspace / inputs.config, workspace, env)}"
+    client = github.client if github.available else None
+    return start_check_run(client, name, ctx.sha, out, details_url=ctx.run_url)
 
 
 def _publish(
@@ -193,9 +228,9 @@ def _publish(
     dump_report(report, report_path)
     files.outputs(outputs_for(report, relative_to(report_path, workspace)))
     files.summary(render_markdown(report, template="summary.md.j2", summary=True))
-    _print_untrusted(render_terminal(report.to_json()), out)
+    print_untrusted(render_terminal(report.to_json()), out)
     annotate(report, out)
-    _announce_promotion(report, out)
+    announce_promotion(report, out)
     mode: CommentMode = inputs.comment or result.config.gate.comment.mode
     url = None
     if inputs.dry_run:
@@ -279,7 +314,7 @@ def _publish_error(exc: BaseException, files: StepFiles, out: IO[str], *, debug:
         import traceback
 
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        _print_untrusted(redact(tb), out)
+        print_untrusted(redact(tb), out)
     try:
         files.outputs(error_outputs())
         fence = "````"  # longer than any ``` an error message could contain
@@ -289,27 +324,6 @@ def _publish_error(exc: BaseException, files: StepFiles, out: IO[str], *, debug:
         print(f"ml-gate: cannot write step outputs: {write_error}", file=out)
     print(annotation("error", failure.text, title=f"ml-gate: {failure.title}"), file=out)
     return failure.exit_code
-
-
-def _print_untrusted(text: str, out: IO[str]) -> None:
-    """Tracker text printed between stop-commands markers: a run named `::set-env ...` is
-    shown, never obeyed by the runner."""
-    pause = uuid.uuid4().hex
-    print(f"::stop-commands::{pause}\n{text}\n::{pause}::", file=out)
-
-
-def _announce_promotion(report: Report, out: IO[str]) -> None:
-    promotion = report.promotion
-    if promotion is None:
-        return
-    if promotion.action == "failed":
-        print(annotation("error", promotion.reason, title="ml-gate: promotion"), file=out)
-    elif promotion.action in ("promoted", "already", "would_promote"):
-        text = (
-            f"promotion: {promotion.action} `{promotion.model}` @ `{promotion.alias}` -> "
-            f"version {promotion.version} (was {promotion.previous})"
-        )
-        _print_untrusted(text, out)
 
 
 class _Lazy:
@@ -355,33 +369,3 @@ def _label_author(ctx: GitHubContext, github: _Lazy, pr: int | None) -> Callable
             return None
 
     return author
-
-
-def _flag(value: str | None, name: str) -> bool:
-    text = (value or "").strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise UsageError(f"input `{name}` must be true or false, got {(value or '')[:40]!r}.")
-
-
-def _comment_mode(value: str | None) -> CommentMode | None:
-    if not value:
-        return None
-    for mode in get_args(CommentMode):
-        if value == mode:
-            chosen: CommentMode = mode
-            return chosen
-    raise UsageError(
-        f"input `comment` must be always, on_failure or never, got {value[:40]!r}.",
-        hint="Leave it empty to use the config's `comment.mode`.",
-    )
-
-
-def _pr_number(value: str | None) -> int | None:
-    if not value:
-        return None
-    if not _PR_NUMBER.match(value) or int(value) == 0:
-        raise UsageError(f"input `pr-number` must be a pull request number, got {value[:40]!r}.")
-    return int(value)

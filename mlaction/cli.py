@@ -22,9 +22,9 @@ from mlaction.errors import EXIT_ERROR, EXIT_PASS, UsageError, handle, redact
 
 if TYPE_CHECKING:
     from mlaction.engine import GateResult, Settings
-    from mlaction.gitcontext import Ancestors, GitContext
     from mlaction.promote import PromotionContext
     from mlaction.trackers.base import Tracker
+    from mlaction.waiting import WaitEvent
 
 DEFAULT_CONFIG = ".github/ml-gate.yml"
 
@@ -62,6 +62,12 @@ def _add_check(
     )
     check.add_argument("--base-commit", help="base commit for `baseline.select: base_commit`")
     check.add_argument("--run-id", help="judge this run (same as `candidate.select: run_id`)")
+    check.add_argument(
+        "--wait",
+        metavar="DURATION",
+        help="wait up to this long (30m, 2h) for the commit's run to appear and finish "
+        "(same as `candidate.wait`)",
+    )
     check.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
     check.add_argument(
         "--markdown", metavar="PATH", help="write the Markdown comment here (`-` prints it)"
@@ -213,6 +219,7 @@ def check(
 
 def cmd_check(args: argparse.Namespace) -> int:
     from mlaction.engine import Settings
+    from mlaction.gitcontext import discover_git
 
     env = dict(os.environ)
     git = discover_git(env, args.commit, args.base_commit, args.branch)
@@ -223,6 +230,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         promotion=_promotion(env, git.head_branch) if args.promote else None,
         run_id=args.run_id,
+        wait=_wait_flag(args.wait),
+        progress=_print_progress,
     )
     return check(
         settings,
@@ -245,45 +254,18 @@ def _promotion(env: Mapping[str, str], branch: str | None) -> PromotionContext:
     return replace(promotion_context(GitHubContext.from_env(env)), branch=branch)
 
 
-def discover_git(
-    env: Mapping[str, str],
-    commit: str | None = None,
-    base_commit: str | None = None,
-    branch: str | None = None,
-) -> GitContext:
-    """The commits to judge: flags first, then the GitHub event (the PR head sha, not the merge
-    commit), then $GITHUB_SHA, then the working directory's git HEAD."""
-    from mlaction.gitcontext import GitContext, ancestry, git_branch, git_head
-    from mlaction.github.runner import GitHubContext
+def _wait_flag(value: str | None) -> float | None:
+    from mlaction.config.schema import parse_duration
 
-    ctx = GitHubContext.from_env(env)
-    found: tuple[str | None, str | None, str | None, str | None]
-    if ctx.sha:
-        found = (ctx.sha, ctx.base_sha, ctx.base_ref, ctx.head_ref)
-    else:
-        found = (git_head(), None, None, git_branch())
-    return GitContext(
-        commit=commit or found[0],
-        base_commit=base_commit or found[1],
-        base_branch=found[2],
-        head_branch=branch or found[3],
-        ancestors=ancestry(None, _api_ancestors(env)),
-    )
+    try:
+        return None if value is None else parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"--wait: {exc}.") from None
 
 
-def _api_ancestors(env: Mapping[str, str]) -> Ancestors | None:
-    """GitHub's commits API, when GITHUB_TOKEN and GITHUB_REPOSITORY are set."""
-    token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
-    if not token or not repository:
-        return None
-
-    def walk(sha: str, count: int) -> list[str]:
-        from mlaction.github.client import GitHubClient
-
-        api = env.get("GITHUB_API_URL") or "https://api.github.com"
-        return GitHubClient(token, api_url=api, repository=repository).ancestors(sha, count)
-
-    return walk
+def _print_progress(event: WaitEvent) -> None:
+    """A wait's progress, one line each on stderr (stdout keeps the verdict)."""
+    print(f"ml-gate: {event.text}", file=sys.stderr, flush=True)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -24,9 +24,11 @@ from mlaction.promote import PromotionContext as PromotionContext
 from mlaction.promote import PromotionResult, promote, skip_reason
 from mlaction.report.markdown import render_markdown
 from mlaction.report.model import Report, build_report
+from mlaction.runs import Selection
 from mlaction.selection import select_runs
 from mlaction.trackers import build_tracker
 from mlaction.trackers.base import Tracker
+from mlaction.waiting import Progress, wait_for_candidate
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -48,6 +50,8 @@ class Settings:
     promotion: PromotionContext | None = None  # None: never promote
     dry_run: bool = False  # promotion: say what would happen, change nothing
     run_id: str | None = None  # judge this run (`run-id` input, --run-id)
+    wait: float | None = None  # seconds; overrides `candidate.wait` (--wait)
+    progress: Progress | None = None  # the lines of a wait for the candidate (waiting.py)
 
 
 @dataclass(frozen=True)
@@ -96,14 +100,15 @@ def evaluate_gate(settings: Settings, tracker: Tracker | None = None) -> GateRes
     if settings.root is not None:
         loaded = replace(loaded, root=settings.root)
     gate = _with_run_id(loaded.gate, settings.run_id)
+    if settings.wait is not None:  # --wait
+        candidate = gate.candidate.model_copy(update={"wait": settings.wait})
+        gate = gate.model_copy(update={"candidate": candidate})
     template = loaded.template_file()  # inside the repository, checked before any query
     tracker = tracker or build_tracker(gate.tracker)
     # Each request is bounded by the timeout and few retries; the whole tracker phase also has
     # a hard deadline (45 s with the default 30 s timeout), so a hung tracker never hangs a job.
     deadline = gate.tracker.timeout + min(15.0, gate.tracker.timeout / 2 + 5)
-    selection = with_deadline(
-        lambda: select_runs(gate, tracker, settings.git), deadline, tracker.describe()
-    )
+    selection = _select(gate, tracker, settings, deadline)
     log.debug("candidate: run %r; baseline: %s", selection.candidate.id, selection.baseline_reason)
     override = find_override(gate.override.label, settings)
     verdict = evaluate(gate, selection, settings.now or datetime.now(timezone.utc), override)
@@ -134,6 +139,24 @@ def evaluate_gate(settings: Settings, tracker: Tracker | None = None) -> GateRes
         report, marker=comment_marker(loaded.comment_id), user_template=template
     )
     return GateResult(loaded, verdict, report, markdown, override, promotion)
+
+
+def _select(gate: GateConfig, tracker: Tracker, settings: Settings, deadline: float) -> Selection:
+    """Wait for the candidate when asked (its own phase: bounded by `candidate.wait`, each
+    poll by the tracker deadline), then select the runs under the deadline."""
+    waited = wait_for_candidate(
+        gate,
+        tracker,
+        settings.git,
+        bounded=lambda look: with_deadline(look, deadline, tracker.describe()),
+        progress=settings.progress,
+    )
+    selection = with_deadline(
+        lambda: select_runs(gate, tracker, settings.git), deadline, tracker.describe()
+    )
+    if waited is not None and waited.note:
+        selection = replace(selection, notes=(*selection.notes, waited.note))
+    return selection
 
 
 def _with_run_id(gate: GateConfig, run_id: str | None) -> GateConfig:

@@ -57,6 +57,13 @@ class RunNotFoundError(TrackerError):
     title = "run not found"
 
 
+class RunNotFinishedError(TrackerError):
+    """The candidate run exists but is still running (and the gate does not, or no longer,
+    wait for it)."""
+
+    title = "run not finished"
+
+
 class AliasNotFoundError(TrackerError):
     """A registry alias (MLflow) / artifact alias (W&B) that points at nothing."""
 

@@ -9,7 +9,7 @@ network).
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +94,43 @@ def git_output(args: list[str], cwd: Path | None = None) -> str | None:
 def ancestry(repo: Path | None, api: Ancestors | None = None) -> Ancestors:
     """The checked-out history first (no API call), else `api` (GitHub's commits API)."""
     return first_of([git_ancestors(repo), *([api] if api else [])])
+
+
+def discover_git(
+    env: Mapping[str, str],
+    commit: str | None = None,
+    base_commit: str | None = None,
+    branch: str | None = None,
+) -> GitContext:
+    """The commits to judge: flags first, then the GitHub event (the PR head sha, not the merge
+    commit), then $GITHUB_SHA, then the working directory's git HEAD."""
+    from mlaction.github.runner import GitHubContext
+
+    ctx = GitHubContext.from_env(env)
+    found: tuple[str | None, str | None, str | None, str | None]
+    if ctx.sha:
+        found = (ctx.sha, ctx.base_sha, ctx.base_ref, ctx.head_ref)
+    else:
+        found = (git_head(), None, None, git_branch())
+    return GitContext(
+        commit=commit or found[0],
+        base_commit=base_commit or found[1],
+        base_branch=found[2],
+        head_branch=branch or found[3],
+        ancestors=ancestry(None, _api_ancestors(env)),
+    )
+
+
+def _api_ancestors(env: Mapping[str, str]) -> Ancestors | None:
+    """GitHub's commits API, when GITHUB_TOKEN and GITHUB_REPOSITORY are set."""
+    token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
+    if not token or not repository:
+        return None
+
+    def walk(sha: str, count: int) -> list[str]:
+        from mlaction.github.client import GitHubClient
+
+        api = env.get("GITHUB_API_URL") or "https://api.github.com"
+        return GitHubClient(token, api_url=api, repository=repository).ancestors(sha, count)
+
+    return walk

@@ -9,10 +9,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlaction.config.schema import GateConfig
-from mlaction.errors import AliasNotFoundError, RunNotFoundError, UsageError
+from mlaction.errors import (
+    AliasNotFoundError,
+    RunNotFinishedError,
+    RunNotFoundError,
+    UsageError,
+)
 from mlaction.gitcontext import GitContext
 from mlaction.runs import (
     FINISHED,
+    RUNNING,
     ModelVersionInfo,
     RegistryInfo,
     Run,
@@ -113,12 +119,18 @@ def find_registry(config: GateConfig, tracker: Tracker, candidate: Run) -> Regis
 def find_candidate(
     config: GateConfig, tracker: Tracker, git: GitContext
 ) -> tuple[Run, tuple[Run, ...]]:
-    """The candidate run, and the finished runs of its commit when they came with it."""
+    """The candidate run, and the finished runs of its commit when they came with it.
+
+    A run that has not finished is never judged: without a finished run of the commit, a
+    running one is an error that says how to wait for it (`candidate.wait`, waiting.py).
+    """
     spec = config.candidate
     mode = spec.select or ("commit" if git.commit else "latest")
     if mode == "run_id":
         assert spec.run_id is not None  # validated by the config
         run = tracker.get_run(spec.run_id)
+        if run.status == RUNNING:
+            raise still_running(run, f"run `{spec.run_id}`", tracker)
         return run, (run,)
     if mode == "sweep_best":
         if not hasattr(tracker, "sweep_best"):
@@ -143,14 +155,7 @@ def find_candidate(
             "candidate.select is `commit` but no commit is known.",
             hint="Pass --commit SHA, run inside a git checkout, or set GITHUB_SHA.",
         )
-    runs = tracker.search(
-        RunQuery(
-            limit=MAX_RUNS_PER_COMMIT,
-            commits=(git.commit,),
-            finished_only=False,
-            extra_filter=spec.filter,
-        )
-    )
+    runs = commit_runs(config, tracker, git.commit)
     if not runs:
         raise RunNotFoundError(
             f"no run for commit {git.commit} in {tracker.describe()}.",
@@ -158,10 +163,57 @@ def find_candidate(
             "(MLflow: tag `mlflow.source.git.commit`, `git_commit` or `commit`; W&B: the run's "
             "git commit). In a pull request that is the PR head sha "
             "(github.event.pull_request.head.sha), not GITHUB_SHA. Check also "
-            "`tracker.experiment` and `candidate.filter`.",
+            "`tracker.experiment` and `candidate.filter`. When the model trains elsewhere and "
+            "is logged later, let the gate wait for it: `candidate.wait: 2h` "
+            "(docs/waiting.md).",
         )
-    finished = [r for r in runs if r.status == FINISHED]
-    return (finished or runs)[0], tuple(finished) or (runs[0],)
+    picked = ready(runs, 1)
+    if picked is None:
+        raise still_running(runs[0], f"commit {git.commit}", tracker)
+    return picked
+
+
+def commit_runs(config: GateConfig, tracker: Tracker, commit: str) -> list[Run]:
+    """Every run of one commit, finished or not, newest first: one query (a wait's poll)."""
+    query = RunQuery(
+        limit=MAX_RUNS_PER_COMMIT,
+        commits=(commit,),
+        finished_only=False,
+        extra_filter=config.candidate.filter,
+    )
+    return tracker.search(query)
+
+
+def ready(runs: Sequence[Run], need: int) -> tuple[Run, tuple[Run, ...]] | None:
+    """The candidate and its finished group once `need` runs of the commit (newest first)
+    have finished, or (need 1) once the newest is no longer running: a failed or killed run
+    is judged as such. None while there is something to wait for."""
+    finished = tuple(r for r in runs if r.status == FINISHED)
+    if finished and len(finished) >= need:
+        return finished[0], finished
+    if need <= 1 and runs and runs[0].status != RUNNING:
+        return runs[0], (runs[0],)
+    return None
+
+
+def still_running(run: Run, what: str, tracker: Tracker) -> RunNotFinishedError:
+    return RunNotFinishedError(
+        f"the run of {what} in {tracker.describe()} is still running "
+        f"(run `{shown(run.id)}`{_named(run)}): a run that has not finished is never judged.",
+        hint="Run the gate after training ends, or let it wait for the run: "
+        "`candidate.wait: 2h` in the config (CLI: `ml-gate check --wait 2h`); see "
+        "docs/waiting.md.",
+    )
+
+
+def _named(run: Run) -> str:
+    return f", named `{shown(run.name)}`" if run.name and run.name != run.id else ""
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """Tracker text for a one-line message: printable characters only, capped."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 def find_baseline(

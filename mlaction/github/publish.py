@@ -6,16 +6,24 @@ Outputs and the summary are written first, so GitHub refusing the comment never 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from mlaction.errors import GitHubError
-from mlaction.github.runner import annotation, append_summary, write_outputs
+from mlaction.github.runner import (
+    CommentMode,
+    annotation,
+    append_summary,
+    escape_data,
+    write_outputs,
+)
 from mlaction.report.model import Report
 
-CommentMode = Literal["always", "on_failure", "never"]
+if TYPE_CHECKING:
+    from mlaction.waiting import WaitEvent
 
 
 @dataclass(frozen=True)
@@ -124,3 +132,33 @@ def relative_to(path: Path, workspace: Path) -> str:
         return path.resolve().relative_to(workspace.resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+def print_untrusted(text: str, out: IO[str]) -> None:
+    """Tracker text printed between stop-commands markers: a run named `::set-env ...` is
+    shown, never obeyed by the runner."""
+    pause = uuid.uuid4().hex
+    print(f"::stop-commands::{pause}\n{text}\n::{pause}::", file=out)
+
+
+def print_progress(event: WaitEvent, out: IO[str]) -> None:
+    """A wait's progress: a log line per poll, a notice when the run appears and when it is
+    ready (the text is one line: tracker text in it is capped and made printable)."""
+    if event.kind == "waiting":
+        print(escape_data(event.text), file=out, flush=True)
+    else:
+        print(annotation("notice", event.text, title="ml-gate: waiting"), file=out, flush=True)
+
+
+def announce_promotion(report: Report, out: IO[str]) -> None:
+    promotion = report.promotion
+    if promotion is None:
+        return
+    if promotion.action == "failed":
+        print(annotation("error", promotion.reason, title="ml-gate: promotion"), file=out)
+    elif promotion.action in ("promoted", "already", "would_promote"):
+        text = (
+            f"promotion: {promotion.action} `{promotion.model}` @ `{promotion.alias}` -> "
+            f"version {promotion.version} (was {promotion.previous})"
+        )
+        print_untrusted(text, out)

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, get_args
 
-from mlaction.errors import GitHubError
+from mlaction.errors import GitHubError, UsageError
 from mlaction.github.payload import dig, fields_for, get
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -189,3 +189,41 @@ def append_summary(path: str | Path, markdown: str) -> None:
     """Append Markdown to $GITHUB_STEP_SUMMARY, ending it with a newline."""
     with Path(path).open("a", encoding="utf-8", newline="\n") as fh:
         fh.write(markdown if markdown.endswith("\n") else markdown + "\n")
+
+
+# -- input values ------------------------------------------------------------------------
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+_PR_NUMBER = re.compile(r"^[0-9]{1,9}$")  # ASCII digits only: "²".isdigit() is True
+CommentMode = Literal["always", "on_failure", "never"]
+
+
+def input_flag(value: str | None, name: str) -> bool:
+    text = (value or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise UsageError(f"input `{name}` must be true or false, got {(value or '')[:40]!r}.")
+
+
+def input_comment_mode(value: str | None) -> CommentMode | None:
+    if not value:
+        return None
+    for mode in get_args(CommentMode):
+        if value == mode:
+            chosen: CommentMode = mode
+            return chosen
+    raise UsageError(
+        f"input `comment` must be always, on_failure or never, got {value[:40]!r}.",
+        hint="Leave it empty to use the config's `comment.mode`.",
+    )
+
+
+def input_pr_number(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not _PR_NUMBER.match(value) or int(value) == 0:
+        raise UsageError(f"input `pr-number` must be a pull request number, got {value[:40]!r}.")
+    return int(value)

@@ -3,8 +3,9 @@
 Endpoints (each in GitHub's OpenAPI description, see tests/github_openapi_operations.json):
 `GET /user`, `POST /graphql` (`viewer { login }`), `GET|POST /repos/{o}/{r}/issues/{n}/comments`,
 `PATCH /repos/{o}/{r}/issues/comments/{id}`, `GET /repos/{o}/{r}/issues/{n}/events`,
-`GET /repos/{o}/{r}/commits[/{ref}[/pulls]]`, `GET /repos/{o}/{r}/pulls[/{n}]`; optionally under
-`/api/v3` like GitHub Enterprise Server (GraphQL then at `/api/graphql`).
+`GET /repos/{o}/{r}/commits[/{ref}[/pulls]]`, `GET /repos/{o}/{r}/pulls[/{n}]`,
+`POST /repos/{o}/{r}/check-runs`, `PATCH /repos/{o}/{r}/check-runs/{id}` (github_checks.py);
+optionally under `/api/v3` like GitHub Enterprise Server (GraphQL then at `/api/graphql`).
 
 How it behaves like GitHub, and where that comes from:
 - 401 `Bad credentials` for an unknown token on any path, before any 404 (REST docs,
@@ -44,6 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from fakes.github_checks import CheckRuns
+
 WORKFLOW_TOKEN = "ghs_FakeWorkflowToken0123456789abcdefXYZ"
 READONLY_TOKEN = "ghs_FakeForkReadOnlyToken0123456789abcdef"
 PERSONAL_TOKEN = "ghp_FakePersonalToken0123456789abcdefXYZ"
@@ -68,6 +71,8 @@ ROUTES = (
     "commit_pulls",
     "list_pulls",
     "get_pull",
+    "create_check_run",
+    "update_check_run",
 )
 _PATTERNS = [
     ("GET", re.compile(r"^/user$"), "user"),
@@ -81,6 +86,8 @@ _PATTERNS = [
     ("GET", re.compile(_REPO + r"/commits/([^/]+)$"), "get_commit"),
     ("GET", re.compile(_REPO + r"/pulls$"), "list_pulls"),
     ("GET", re.compile(_REPO + r"/pulls/(\d+)$"), "get_pull"),
+    ("POST", re.compile(_REPO + r"/check-runs$"), "create_check_run"),
+    ("PATCH", re.compile(_REPO + r"/check-runs/(\d+)$"), "update_check_run"),
 ]
 _EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
@@ -134,6 +141,7 @@ class FakeGitHub:
         self.pull_requests: dict[int, dict[str, Any]] = {}
         self.tags: dict[str, str] = {}  # tag name -> commit sha
         self.locked: set[int] = set()
+        self.checks = CheckRuns(repository)  # check runs: tests/fakes/github_checks.py
         self.rate_remaining = RATE_LIMIT
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._next_id = 1_000
@@ -391,6 +399,12 @@ class FakeGitHub:
     def _repo_route(
         self, route: str, arg: str, path: str, query: dict[str, list[str]], body: Any, who: Identity
     ) -> _Reply:
+        if route in ("create_check_run", "update_check_run"):
+            if not who.can_write:  # a read-only token: no `checks: write`
+                return _Reply(403, {"message": NOT_ACCESSIBLE})
+            if route == "create_check_run":
+                return _Reply(*self.checks.create(body))
+            return _Reply(*self.checks.update(int(arg), body))
         if route == "list_commits":
             return self._commits(path, query)
         if route == "get_commit":

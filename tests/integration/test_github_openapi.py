@@ -50,6 +50,12 @@ def exercise(client: GitHubClient, gh: FakeGitHub) -> None:
     client.get_pull(3)
     client.pulls_for_commit("a" * 40)
     client.open_pulls_with_head("someone", "feature")
+    created = client.create_check_run(
+        {"name": "ml-gate: x", "head_sha": "a" * 40, "status": "in_progress"}
+    )
+    output = {"title": "t", "summary": "s", "annotations": []}
+    client.update_check_run(created["id"], {"status": "completed", "conclusion": "success",
+                                            "output": output})  # fmt: skip
 
 
 def test_every_request_is_an_operation_of_githubs_description() -> None:

@@ -10,7 +10,7 @@ import pytest
 from fakes.memory_tracker import MemoryTracker, Sweep
 from selection_helpers import HEAD, OTHER, gate, select
 
-from mlaction.errors import RunNotFoundError, UsageError
+from mlaction.errors import RunNotFinishedError, RunNotFoundError, UsageError
 from mlaction.gitcontext import GitContext
 from mlaction.runs import FAILED, RUNNING
 from mlaction.selection import MAX_RUNS_PER_COMMIT, find_candidate
@@ -46,15 +46,32 @@ def test_candidate_by_commit_prefers_a_finished_run_over_a_newer_running_one() -
     assert group == (done,)  # only finished runs are replicates
 
 
-def test_candidate_by_commit_with_no_finished_run_is_the_newest_run() -> None:
-    tracker = MemoryTracker()
+def test_a_running_candidate_is_never_judged() -> None:
+    tracker = MemoryTracker(experiment="iris")
     tracker.log(HEAD, status=FAILED)
     running = tracker.log(HEAD, status=RUNNING)
 
+    with pytest.raises(RunNotFinishedError) as raised:
+        find_candidate(gate(), tracker, GitContext(commit=HEAD))
+
+    assert raised.value.message == (
+        f"the run of commit {HEAD} in in-memory experiment `iris` is still running "
+        f"(run `{running.id}`, named `{running.name}`): a run that has not finished is never "
+        "judged."
+    )
+    assert "`candidate.wait: 2h`" in (raised.value.hint or "")
+    assert "--wait" in (raised.value.hint or "")
+
+
+def test_a_failed_candidate_is_judged_as_failed() -> None:
+    tracker = MemoryTracker()
+    tracker.log(HEAD, status=RUNNING)
+    failed = tracker.log(HEAD, status=FAILED)
+
     candidate, group = find_candidate(gate(), tracker, GitContext(commit=HEAD))
 
-    assert candidate == running
-    assert group == (running,)
+    assert candidate == failed
+    assert group == (failed,)
 
 
 def test_no_run_for_the_commit_names_the_commit_and_the_experiment() -> None:
