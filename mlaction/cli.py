@@ -240,7 +240,7 @@ def discover_git(
 ) -> GitContext:
     """The commits to judge: flags first, then the GitHub event (the PR head sha, not the merge
     commit), then $GITHUB_SHA, then the working directory's git HEAD."""
-    from mlaction.gitcontext import GitContext, ancestry, git_branch, git_head
+    from mlaction.gitcontext import GitContext, ancestry, full_commit, git_branch, git_head
     from mlaction.github.runner import GitHubContext
 
     ctx = GitHubContext.from_env(env)
@@ -250,8 +250,8 @@ def discover_git(
     else:
         found = (git_head(), None, None, git_branch())
     return GitContext(
-        commit=commit or found[0],
-        base_commit=base_commit or found[1],
+        commit=full_commit(commit) if commit else found[0],
+        base_commit=full_commit(base_commit) if base_commit else found[1],
         base_branch=found[2],
         head_branch=branch or found[3],
         ancestors=ancestry(None, _api_ancestors(env)),

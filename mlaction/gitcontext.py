@@ -8,14 +8,17 @@ network).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlaction.errors import GitHubError
+from mlaction.errors import GitHubError, UsageError
 
 Ancestors = Callable[[str, int], list[str]]
+_FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")  # SHA-1, or a SHA-256 repository
+_SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,63}")
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,25 @@ def git_output(args: list[str], cwd: Path | None = None) -> str | None:
 def ancestry(repo: Path | None, api: Ancestors | None = None) -> Ancestors:
     """The checked-out history first (no API call), else `api` (GitHub's commits API)."""
     return first_of([git_ancestors(repo), *([api] if api else [])])
+
+
+def full_commit(value: str, cwd: Path | None = None) -> str:
+    """A commit given on the command line, as trackers record it: the full sha.
+
+    Trackers tag runs with the full sha, so a short one (`e7cd833`) would match no run. It is
+    resolved with `git rev-parse` when the repository is at hand, else refused with the fix.
+    Values that are not hexadecimal (a tag some training step wrote) pass unchanged.
+    """
+    if _FULL_SHA.fullmatch(value):
+        return value.lower()
+    if not _SHORT_SHA.fullmatch(value):
+        return value
+    found = git_output(["rev-parse", "--verify", "--quiet", f"{value}^{{commit}}"], cwd)
+    if found and _FULL_SHA.fullmatch(found):
+        return found
+    raise UsageError(
+        f"commit `{value}` is a short sha, and no git repository here resolves it: "
+        "trackers record the full 40-character sha, so it would match no run.",
+        hint=f"Pass the full sha (`git rev-parse {value}` in the repository), or run "
+        "`ml-gate check` inside the checkout.",
+    )

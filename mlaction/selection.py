@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -21,6 +22,10 @@ from mlaction.trackers.base import RunQuery, SweepTracker, Tracker
 
 # How many runs of one commit are read at once (replicates: seeds, folds).
 MAX_RUNS_PER_COMMIT = 50
+# No baseline on the configured branch: the newest runs surveyed to say which branches have runs.
+MAX_BRANCH_SURVEY = 200
+MAX_BRANCHES_NAMED = 5
+MAX_BRANCH_TEXT = 60  # a branch name is tracker text: capped (and escaped by the report)
 
 
 def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Selection:
@@ -161,6 +166,39 @@ def find_candidate(
 
 
 def find_baseline(
+    config: GateConfig, tracker: Tracker, git: GitContext, candidate: Run
+) -> tuple[Run | None, str, ModelVersionInfo | None]:
+    run, reason, model = _find_baseline(config, tracker, git, candidate)
+    if run is None and config.baseline.branch and config.baseline.select != "none":
+        # Name what exists: a misspelt or renamed branch (`master` for `main`) reads as such.
+        head, sep, tail = reason.partition(": regression checks")
+        reason = f"{head}; {branches_seen(config, tracker, candidate)}{sep}{tail}"
+    return run, reason, model
+
+
+def branches_seen(config: GateConfig, tracker: Tracker, candidate: Run) -> str:
+    """Which branches the newest finished runs are on, with counts: one bounded query."""
+    query = RunQuery(limit=MAX_BRANCH_SURVEY, extra_filter=config.candidate.filter)
+    found = tracker.search(query)
+    runs = _others(found, candidate)
+    if not runs:
+        return "the experiment has no other finished run"
+    counts = Counter(r.branch for r in runs)
+    parts = [
+        f"`{_capped(branch)}` ({n})" if branch else f"no branch recorded ({n})"
+        for branch, n in counts.most_common(MAX_BRANCHES_NAMED)
+    ]
+    if len(counts) > MAX_BRANCHES_NAMED:
+        parts.append(f"{len(counts) - MAX_BRANCHES_NAMED} more branches")
+    among = f" (among the newest {MAX_BRANCH_SURVEY})" if len(found) >= MAX_BRANCH_SURVEY else ""
+    return f"finished runs exist on {', '.join(parts)}{among}"
+
+
+def _capped(text: str) -> str:
+    return text if len(text) <= MAX_BRANCH_TEXT else text[:MAX_BRANCH_TEXT] + "…"
+
+
+def _find_baseline(
     config: GateConfig, tracker: Tracker, git: GitContext, candidate: Run
 ) -> tuple[Run | None, str, ModelVersionInfo | None]:
     spec = config.baseline
