@@ -87,3 +87,37 @@ def test_config_examples_in_docs_are_valid() -> None:
             parse_config(text, doc, {"MLFLOW_TRACKING_URI": "http://x", "WANDB_BASE_URL": "x"})
             checked += 1
     assert checked >= 10
+
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+_HOST_ONLY = re.compile(r"github\.workspace|\blocalhost\b|127\.0\.0\.1")
+
+
+def action_steps() -> list[tuple[str, dict[str, str]]]:
+    """Every step that runs this action (`uses: ./` or `*/ml-gate@*`), with the environment it
+    sees (the workflow's, the job's, then the step's own `env:`) and its `with:` inputs."""
+    sources = [(p.name, p.read_text(encoding="utf-8")) for p in WORKFLOWS] + workflows()
+    found = []
+    for name, text in sources:
+        data = yaml.safe_load(text)
+        for job_name, job in (data.get("jobs") or {}).items():
+            for i, step in enumerate(job.get("steps") or []):
+                uses = str(step.get("uses", ""))
+                if uses != "./" and "/ml-gate@" not in uses:
+                    continue
+                seen = {**(data.get("env") or {}), **(job.get("env") or {})}
+                seen.update(step.get("env") or {})
+                seen.update({f"with.{k}": v for k, v in (step.get("with") or {}).items()})
+                found.append((f"{name}:{job_name}#{i}", {k: str(v) for k, v in seen.items()}))
+    return found
+
+
+def test_the_action_is_never_handed_a_path_or_host_of_the_runner() -> None:
+    """Inside the action's container the workspace is /github/workspace and localhost is the
+    container (docs/action.md, "Container facts"): a `${{ github.workspace }}` path or a
+    localhost URL handed to the action points at nothing."""
+    steps = action_steps()
+    assert any(name.startswith("dogfood.yml") for name, _ in steps)
+    for name, seen in steps:
+        wrong = {k: v for k, v in seen.items() if _HOST_ONLY.search(v)}
+        assert not wrong, f"{name}: {wrong}"
