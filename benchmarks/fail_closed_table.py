@@ -2,8 +2,9 @@
 real MLflow server, with the old code and the new code; prints a Markdown table of the exit code,
 the wall time and the first line of output of each.
 
-The baseline is a named older commit checked out elsewhere (`git worktree add /tmp/old 9462a6b`);
-both run with the same interpreter and server in the same run.
+The baseline is a named older commit, unpacked elsewhere
+(`mkdir /tmp/old && git archive 9462a6b | tar -x -C /tmp/old`); both run with the same
+interpreter and server in the same run.
 
 Usage: python benchmarks/fail_closed_table.py --old /tmp/old [--new .]
 """
@@ -161,6 +162,9 @@ def main() -> None:
     parser.add_argument("--old", type=Path, required=True, help="checkout of the old code")
     parser.add_argument("--new", type=Path, default=ROOT)
     args = parser.parse_args()
+    for root in (args.old, args.new):
+        if not (root / "mlaction" / "cli.py").is_file():
+            parser.error(f"{root} is not a checkout of ml-gate (no mlaction/cli.py)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "server").mkdir()
