@@ -8,14 +8,17 @@ network).
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlaction.errors import GitHubError
+from mlaction.errors import GitHubError, UsageError
 
 Ancestors = Callable[[str, int], list[str]]
+_FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")  # SHA-1, or a SHA-256 repository
+_SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,63}")
 
 
 @dataclass(frozen=True)
@@ -113,8 +116,8 @@ def discover_git(
     else:
         found = (git_head(), None, None, git_branch())
     return GitContext(
-        commit=commit or found[0],
-        base_commit=base_commit or found[1],
+        commit=full_commit(commit) if commit else found[0],
+        base_commit=full_commit(base_commit) if base_commit else found[1],
         base_branch=found[2],
         head_branch=branch or found[3],
         ancestors=ancestry(None, _api_ancestors(env)),
@@ -134,3 +137,25 @@ def _api_ancestors(env: Mapping[str, str]) -> Ancestors | None:
         return GitHubClient(token, api_url=api, repository=repository).ancestors(sha, count)
 
     return walk
+
+
+def full_commit(value: str, cwd: Path | None = None) -> str:
+    """A commit given on the command line, as trackers record it: the full sha.
+
+    Trackers tag runs with the full sha, so a short one (`e7cd833`) would match no run. It is
+    resolved with `git rev-parse` when the repository is at hand, else refused with the fix.
+    Values that are not hexadecimal (a tag some training step wrote) pass unchanged.
+    """
+    if _FULL_SHA.fullmatch(value):
+        return value.lower()
+    if not _SHORT_SHA.fullmatch(value):
+        return value
+    found = git_output(["rev-parse", "--verify", "--quiet", f"{value}^{{commit}}"], cwd)
+    if found and _FULL_SHA.fullmatch(found):
+        return found
+    raise UsageError(
+        f"commit `{value}` is a short sha, and no git repository here resolves it: "
+        "trackers record the full 40-character sha, so it would match no run.",
+        hint=f"Pass the full sha (`git rev-parse {value}` in the repository), or run "
+        "`ml-gate check` inside the checkout.",
+    )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
 from typing import Any
 
+from mlaction.baselines import find_baseline
 from mlaction.config.schema import GateConfig
 from mlaction.errors import (
     AliasNotFoundError,
@@ -16,21 +16,19 @@ from mlaction.errors import (
     UsageError,
 )
 from mlaction.gitcontext import GitContext
+from mlaction.queries import MAX_RUNS_PER_COMMIT as MAX_RUNS_PER_COMMIT
+from mlaction.queries import WINDOWS as WINDOWS
+from mlaction.queries import commit_group, newest, others
 from mlaction.runs import (
     FINISHED,
     RUNNING,
-    ModelVersionInfo,
     RegistryInfo,
     Run,
     Selection,
-    finite,
 )
-from mlaction.trackers.base import MetricBound, RunQuery, SweepTracker, Tracker
+from mlaction.trackers.base import RunQuery, SweepTracker, Tracker
 
 _log = logging.getLogger(__name__)
-
-# How many runs of one commit are read at once (replicates: seeds, folds).
-MAX_RUNS_PER_COMMIT = 50
 
 
 def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Selection:
@@ -91,14 +89,6 @@ def with_inputs(tracker: Tracker, run: Run | None) -> Run | None:
     if run is None or run.inputs is not None or reader is None:
         return run
     return replace(run, inputs=tuple(reader(run.id)))
-
-
-def commit_group(config: GateConfig, tracker: Tracker, commit: str) -> tuple[Run, ...]:
-    """The finished runs of one commit (replicates: seeds, folds), newest first."""
-    query = RunQuery(
-        limit=MAX_RUNS_PER_COMMIT, commits=(commit,), extra_filter=config.candidate.filter
-    )
-    return tuple(tracker.search(query))
 
 
 def find_registry(config: GateConfig, tracker: Tracker, candidate: Run) -> RegistryInfo | None:
@@ -216,137 +206,6 @@ def shown(text: str, limit: int = 80) -> str:
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
-def find_baseline(
-    config: GateConfig, tracker: Tracker, git: GitContext, candidate: Run
-) -> tuple[Run | None, str, ModelVersionInfo | None]:
-    spec = config.baseline
-    branch = spec.branch
-    on = f" on branch `{branch}`" if branch else ""
-    if spec.select == "none":
-        return None, "no baseline (`baseline.select: none`): regression checks are skipped", None
-    if spec.select == "run_id":
-        assert spec.run_id is not None
-        return tracker.get_run(spec.run_id), f"run `{spec.run_id}` (`baseline.run_id`)", None
-    if spec.select == "alias":
-        assert spec.model is not None
-        assert spec.alias is not None
-        ref = tracker.resolve_alias(spec.model, spec.alias)
-        if not ref.run_id:
-            raise RunNotFoundError(
-                f"model `{ref.model}` version {ref.version} (alias `{spec.alias}`) has no run.",
-                hint="Register model versions from a tracked run so the gate can read its metrics.",
-            )
-        run = tracker.get_run(ref.run_id)
-        info = ModelVersionInfo(ref.model, ref.version, spec.alias)
-        return run, f"model `{ref.model}` @ `{spec.alias}` (version {ref.version})", info
-    if spec.select == "base_commit" and git.base_commit:
-        runs = _others(commit_group(config, tracker, git.base_commit), candidate)
-        if runs:
-            return runs[0], f"run of the base commit {git.base_commit[:12]}", None
-        found = _nearest_ancestor_run(config, tracker, git, candidate)
-        if found is not None:
-            return found[0], _ancestor_reason(git.base_commit, *found), None
-        latest = _latest(tracker, config, candidate)
-        why = f"no finished run for the base commit {git.base_commit[:12]}"
-        if git.ancestors and config.baseline.max_ancestors:
-            why += f" or its {config.baseline.max_ancestors} nearest ancestors"
-        why += "; "
-        if latest is None:
-            return None, why + f"no finished run{on} either: regression checks are skipped", None
-        return latest, why + f"fell back to the latest finished run{on}", None
-    if spec.select in ("latest", "base_commit"):
-        latest = _latest(tracker, config, candidate)
-        why = "" if spec.select == "latest" else "no base commit known (not a pull request); "
-        if latest is None:
-            return (
-                None,
-                why + f"no finished run{on} to compare with: regression checks are skipped",
-                None,
-            )
-        return latest, why + f"latest finished run{on}", None
-    return _best(config, tracker, candidate)
-
-
-def _best(
-    config: GateConfig, tracker: Tracker, candidate: Run
-) -> tuple[Run | None, str, ModelVersionInfo | None]:
-    metric = config.ranking_metric
-    branch = config.baseline.branch
-    on = f" on branch `{branch}`" if branch else ""
-    if metric is None:
-        return None, "no metric to rank runs by: regression checks are skipped", None
-    maximize = config.goal_of(metric) == "maximize"
-    query = RunQuery(
-        limit=10,  # room for the candidate's own runs and diverged (NaN) runs sorted first
-        branch=branch,
-        order_by=metric,
-        descending=maximize,
-        extra_filter=config.candidate.filter,
-    )
-    runs: list[Run] = []
-    value = candidate.metric(metric)
-    if finite(value):
-        # First only the runs at least as good as the candidate: the server sorts those, not the
-        # whole experiment. The best run is among them unless the candidate is the new best.
-        assert value is not None
-        bound = MetricBound(metric, ">=" if maximize else "<=", value)
-        runs = _ranked(tracker.search(replace(query, bound=bound)), candidate, metric)
-    if not runs:
-        runs = _ranked(tracker.search(query), candidate, metric)
-    if not runs:
-        return (
-            None,
-            f"no finished run{on} with metric `{metric}`: regression checks are skipped",
-            None,
-        )
-    goal = "highest" if maximize else "lowest"
-    return runs[0], f"best finished run{on} by `{metric}` ({goal})", None
-
-
-def _ranked(runs: Sequence[Run], candidate: Run, metric: str) -> list[Run]:
-    """The other commits' runs that can rank: NaN / inf never rank first."""
-    return [r for r in _others(runs, candidate) if finite(r.metric(metric))]
-
-
-def _nearest_ancestor_run(
-    config: GateConfig, tracker: Tracker, git: GitContext, candidate: Run
-) -> tuple[Run, int] | None:
-    """The run of the nearest ancestor of the base commit: one query for all of them."""
-    steps = config.baseline.max_ancestors
-    if git.ancestors is None or not git.base_commit or steps <= 0:
-        return None
-    shas = git.ancestors(git.base_commit, steps)[:steps]
-    if not shas:
-        return None
-    query = RunQuery(
-        limit=MAX_RUNS_PER_COMMIT,
-        commits=tuple(shas),
-        branch=config.baseline.branch,
-        extra_filter=config.candidate.filter,
-    )
-    order = {sha: i for i, sha in enumerate(shas)}
-    runs = [r for r in _others(tracker.search(query), candidate) if r.commit in order]
-    if not runs:
-        return None
-    # Nearest ancestor first; among its runs, the newest (the query returns newest first).
-    best = min(runs, key=lambda r: order[r.commit or ""])
-    return best, order[best.commit or ""] + 1
-
-
-def _ancestor_reason(base: str, run: Run, back: int) -> str:
-    commits = "commit" if back == 1 else "commits"
-    return (
-        f"no finished run for the base commit {base[:12]}; used the run of its ancestor "
-        f"{(run.commit or '')[:12]}, {back} {commits} back"
-    )
-
-
-def _latest(tracker: Tracker, config: GateConfig, candidate: Run) -> Run | None:
-    query = RunQuery(limit=4, branch=config.baseline.branch, extra_filter=config.candidate.filter)
-    runs = _others(newest(tracker, query, candidate.start), candidate)
-    return runs[0] if runs else None
-
-
 def find_history(
     config: GateConfig, tracker: Tracker, candidate: Run, candidate_runs: int = 1
 ) -> tuple[Run, ...]:
@@ -359,35 +218,4 @@ def find_history(
         branch=config.baseline.branch,
         extra_filter=config.candidate.filter,
     )
-    return tuple(_others(newest(tracker, query, candidate.start), candidate)[:limit])
-
-
-# Time windows of the newest-runs queries, each 16x the last; after them, no window at all. The
-# first is short: on a busy experiment an hour holds the history, and the database reads an hour.
-WINDOWS = tuple(timedelta(hours=16**i) for i in range(4))  # 1 h, 16 h, 10.7 days, 171 days
-
-
-def newest(tracker: Tracker, query: RunQuery, anchor: datetime | None) -> list[Run]:
-    """`query`'s newest runs, asked for in widening time windows before `anchor`.
-
-    The same runs as the unbounded query: a window that holds `query.limit` runs holds the
-    newest ones, since every run outside it started earlier. At most len(WINDOWS) + 1 queries;
-    on a large experiment the first one reads an hour of runs instead of all of them.
-    """
-    if anchor is None or not getattr(tracker, "filters_start_time", False):
-        return tracker.search(query)
-    for window in WINDOWS:
-        runs = tracker.search(replace(query, started_after=anchor - window))
-        if len(runs) >= query.limit:
-            return runs
-        _log.debug("%d of %d runs since %s: widening the window", len(runs), query.limit, window)
-    return tracker.search(query)
-
-
-def _others(runs: Sequence[Run], candidate: Run) -> list[Run]:
-    """Drop the candidate and the runs of its commit (replicates of the candidate)."""
-    return [
-        r
-        for r in runs
-        if r.id != candidate.id and not (candidate.commit and r.commit == candidate.commit)
-    ]
+    return tuple(others(newest(tracker, query, candidate.start), candidate)[:limit])

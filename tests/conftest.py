@@ -63,3 +63,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def regen_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--regen-golden"))
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_http_settings_stay_in_their_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MLflow tracker sets MLFLOW_HTTP_* for its process (a CLI run is one gate); in this
+    shared test process they are restored after each test, so one gate's 3 s timeout never
+    becomes the next test's client timeout."""
+    for name in (
+        "MLFLOW_HTTP_REQUEST_TIMEOUT",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER",
+    ):
+        monkeypatch.delenv(name, raising=False)

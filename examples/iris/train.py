@@ -1,6 +1,7 @@
 """Train a small scikit-learn model on iris and log it to MLflow, tagged with the git commit.
 
 Usage: python examples/iris/train.py --tracking-uri sqlite:///mlruns.db --commit SHA [--branch main]
+       [--features N]
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--max-iter", type=int, default=200)
+    parser.add_argument(
+        "--features",
+        type=int,
+        default=4,
+        help="train on the first N of iris's 4 features (fewer: a deliberately worse model)",
+    )
     args = parser.parse_args()
 
     if args.tracking_uri:
@@ -32,6 +39,7 @@ def main() -> None:
     mlflow.set_experiment(args.experiment)
 
     x, y = load_iris(return_X_y=True)
+    x = x[:, : args.features]
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=0.3, random_state=args.seed, stratify=y
     )
@@ -47,6 +55,7 @@ def main() -> None:
                 "C": args.C,
                 "max_iter": args.max_iter,
                 "seed": args.seed,
+                "features": args.features,
                 "model": "LogisticRegression",
             }
         )

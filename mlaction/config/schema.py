@@ -92,6 +92,8 @@ class BaselineConfig(_Strict):
     model: str | None = None
     alias: str | None = None
     max_ancestors: int = Field(default=20, ge=0, le=200)
+    # No baseline found (select is not `none`): warn (default) | fail | pass (explicitly quiet)
+    on_missing: Literal["warn", "fail", "pass"] = "warn"
 
     @model_validator(mode="after")
     def _needs(self) -> BaselineConfig:

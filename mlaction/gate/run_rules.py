@@ -59,6 +59,15 @@ def _duration(run: Run, limit: float) -> CheckResult:
             unit="seconds",
         )
     seconds = duration.total_seconds()
+    if seconds < 0:  # tracker data: an end before the start is no duration, never a pass
+        return fail(
+            "run.max_duration",
+            f"the run's end time is {fmt_duration(-seconds)} before its start time: "
+            "its duration cannot be judged",
+            threshold=limit,
+            rule=rule,
+            unit="seconds",
+        )
     ok = seconds <= limit
     message = f"ran for {fmt_duration(seconds)}, limit {fmt_duration(limit)}"
     return judged(

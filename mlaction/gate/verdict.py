@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from mlaction.config.schema import GateConfig, MetricRule
+from mlaction.gate.baseline_rule import missing_baseline_check
 from mlaction.gate.comparability import is_comparison, mismatches
 from mlaction.gate.metric_rules import Comparison, metric_checks
 from mlaction.gate.results import CheckResult, Status
@@ -92,6 +93,8 @@ def evaluate(
     checks.extend(registry_checks(config.registry, selection))
     if selection.baseline is None:
         notes.append(f"Baseline: {selection.baseline_reason}.")
+        missing = missing_baseline_check(config, selection, checks)
+        checks.extend([missing] if missing else [])
     failing = any(c.status == "fail" for c in checks)
     if failing and override is not None:
         who = f" by {override.by}" if override.by else ""

@@ -305,7 +305,7 @@ class MlflowTracker:
             url=url,
             status=_STATUS.get(info.status, str(info.status).lower()),
             start=start,
-            end=end if start is None or end is None or end >= start else None,
+            end=end,  # an end before the start is kept: run.max_duration fails and says so
             commit=next((tags[t] for t in commit_tags if tags.get(t)), None),
             branch=next((tags[t] for t in branch_tags if tags.get(t)), None),
             metrics={k: float(v) for k, v in (data.metrics or {}).items()},

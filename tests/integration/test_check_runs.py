@@ -68,6 +68,7 @@ def test_a_failing_gate_completes_its_check_run_once_with_annotations_on_the_rul
 def test_pass_is_success_and_warn_is_neutral(
     tmp_path: Path, github_server: FakeGitHub, runs: RunLogger
 ) -> None:
+    runs.log("1" * 40, metrics={"accuracy": 0.5, "f1": 0.9})  # a baseline: no on_missing warning
     runs.log(HEAD, branch="feature", metrics={"accuracy": 0.95, "f1": 0.9})
     passed = run_entrypoint(tmp_path, github_server, runs, inputs=CHECK, config=config(runs))
     runs.log(HEAD, branch="feature", metrics={"accuracy": 0.5, "f1": 0.9})
@@ -152,6 +153,7 @@ def test_repository_dispatch_from_the_training_system_judges_its_commit(
     """What a W&B Automation or an MLflow webhook sends to GitHub's dispatches API once the
     model is logged: `{"event_type": "model-trained", "client_payload": {"sha": ..., "pr": 7}}`."""
     github_server.add_pull(PR, head_sha=HEAD, base_sha="b" * 40)
+    runs.log("1" * 40, metrics={"accuracy": 0.5, "f1": 0.9})  # a baseline: no on_missing warning
     cand = runs.log(HEAD, branch="feature", metrics={"accuracy": 0.95, "f1": 0.9})
     event = {
         "action": "model-trained",

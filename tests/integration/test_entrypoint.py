@@ -252,6 +252,7 @@ def test_comment_never_posts_nothing(
 def test_on_failure_mode_posts_on_failure_and_updates_when_green(
     tmp_path: Path, github_server: FakeGitHub, runs: RunLogger
 ) -> None:
+    runs.log("c" * 40, branch="main", metrics={"accuracy": 0.95})  # the baseline
     runs.log(HEAD, branch="feature", metrics={"accuracy": 0.95})
     run_entrypoint(tmp_path, github_server, runs, inputs={"comment": "on_failure"})
     assert github_server.comments(PR) == []  # green: nothing to say
@@ -291,6 +292,7 @@ def test_two_gates_keep_two_comments(
 def test_dry_run_reports_but_posts_nothing(
     tmp_path: Path, github_server: FakeGitHub, runs: RunLogger
 ) -> None:
+    runs.log("c" * 40, metrics={"accuracy": 0.95})  # the baseline on main
     runs.log(HEAD, metrics={"accuracy": 0.95})
 
     result = run_entrypoint(tmp_path, github_server, runs, inputs={"dry-run": "true"})
@@ -363,6 +365,7 @@ def test_bad_inputs_are_usage_errors(
 def test_tracker_text_cannot_issue_workflow_commands(
     tmp_path: Path, github_server: FakeGitHub, runs: RunLogger
 ) -> None:
+    runs.log("c" * 40, metrics={"accuracy": 0.95})  # the baseline on main
     runs.log(HEAD, metrics={"accuracy": 0.95}, name="::set-output name=passed::false")
 
     result = run_entrypoint(tmp_path, github_server, runs)

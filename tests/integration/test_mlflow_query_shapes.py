@@ -12,11 +12,13 @@ from pathlib import Path
 
 from mlflow_helpers import RunLogger
 
+from mlaction.baselines import find_baseline
 from mlaction.config.load import parse_config
 from mlaction.config.schema import GateConfig, TrackerConfig
 from mlaction.gitcontext import GitContext
+from mlaction.queries import WINDOWS
 from mlaction.runs import Run
-from mlaction.selection import WINDOWS, find_baseline, find_history
+from mlaction.selection import find_history
 from mlaction.trackers.base import RunQuery
 from mlaction.trackers.mlflow import MlflowTracker
 

@@ -186,6 +186,7 @@ def test_missing_model_version_is_exit_2_with_the_fix(
 ) -> None:
     model = f"m-{runs.experiment}"
     runs.client.create_registered_model(model)
+    runs.log(BASE, metrics={"accuracy": 0.95})  # the baseline: the gate passes
     runs.log(HEAD, metrics={"accuracy": 0.95})
 
     result = act(

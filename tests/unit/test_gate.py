@@ -119,10 +119,11 @@ def test_missing_metric_fails_and_says_which() -> None:
     assert verdict.failed_checks == ["f1.present"]
 
 
-def test_no_baseline_skips_regression_with_a_note() -> None:
+def test_no_baseline_skips_regression_with_a_note_and_a_warning() -> None:
     verdict = judge(config("  acc: {min: 0.5, max_regression: 0.01}"), run(acc=0.9))
     assert status(verdict, "acc.max_regression") == "skip"
-    assert verdict.verdict == "pass"
+    assert status(verdict, "baseline.on_missing") == "warn"
+    assert verdict.verdict == "warn"  # never a plain pass (baseline.on_missing: warn)
     assert verdict.notes == ("Baseline: none.",)
 
 

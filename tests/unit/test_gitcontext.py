@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlaction.errors import GitHubError
-from mlaction.gitcontext import first_of, git_ancestors, git_branch, git_head
+from mlaction.errors import GitHubError, UsageError
+from mlaction.gitcontext import first_of, full_commit, git_ancestors, git_branch, git_head
 
 # A fixed identity and no signing: the tests never read the user's git configuration.
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
@@ -140,3 +140,24 @@ def test_first_of_with_no_provider_that_knows_the_commit_is_empty() -> None:
 
     assert first_of([failing, failing])("b", 3) == []
     assert first_of([])("b", 3) == []
+
+
+def test_a_short_sha_is_resolved_in_the_repository(merged: tuple[Path, dict[str, str]]) -> None:
+    repo, shas = merged
+    assert full_commit(shas["c1"][:7], repo) == shas["c1"]
+    assert full_commit(shas["c1"].upper(), repo) == shas["c1"]  # a full sha needs no git
+
+
+def test_a_short_sha_without_the_repository_says_a_full_sha_is_needed(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as caught:
+        full_commit("e7cd833", tmp_path)
+    assert caught.value.message == (
+        "commit `e7cd833` is a short sha, and no git repository here resolves it: trackers "
+        "record the full 40-character sha, so it would match no run."
+    )
+    assert caught.value.hint is not None
+    assert "git rev-parse e7cd833" in caught.value.hint
+
+
+def test_a_commit_that_is_not_hexadecimal_passes_unchanged(tmp_path: Path) -> None:
+    assert full_commit("release-7", tmp_path) == "release-7"

@@ -29,6 +29,9 @@ EDGES = [
     "mlaction.action",
     "mlaction.cli",
     "mlaction.selection",
+    "mlaction.baselines",
+    "mlaction.queries",
+    "mlaction.waiting",
     "mlaction.promote",
 ]
 

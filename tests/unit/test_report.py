@@ -47,13 +47,15 @@ def make_run(run_id: str, commit: str, name: str | None = None, **metrics: float
     )
 
 
-def report_for(candidate: Run, baseline: Run | None, extra: str = "", history: int = 0) -> Report:
+def report_for(
+    candidate: Run, baseline: Run | None, extra: str = "", history: int = 0, why: str = ""
+) -> Report:
     gate = parse_config(CONFIG + extra, Path(".github/ml-gate.yml"), {}).gate
     past = tuple(
         make_run(f"h{i}", "0" * 40, accuracy=0.90 + i / 200, f1=0.9, val_loss=0.3 - i / 100)
         for i in range(history)
     )[::-1]
-    reason = (
+    reason = why or (
         "best finished run on branch `main` by `accuracy` (highest)"
         if baseline
         else "no baseline (`baseline.select: none`): regression checks are skipped"
@@ -96,8 +98,12 @@ def test_golden_warn(regen_golden: bool) -> None:
 
 def test_golden_no_baseline(regen_golden: bool) -> None:
     cand = make_run("cand", "c" * 40, accuracy=0.95, f1=0.92, val_loss=0.2)
-    report = report_for(cand, None)
-    assert report.verdict == "pass"
+    why = (
+        "no finished run on branch `main` to compare with; finished runs exist on `master` (3): "
+        "regression checks are skipped"
+    )
+    report = report_for(cand, None, why=why)
+    assert report.verdict == "warn"  # baseline.on_missing: warn (the default), never a plain pass
     check_golden("no-baseline.md", render_markdown(report, marker=MARKER), regen_golden)
 
 

@@ -227,9 +227,11 @@ def test_nothing_at_all_means_no_baseline_with_the_reason() -> None:
     assert chosen.baseline is None
     assert chosen.baseline_reason == (
         f"no finished run for the base commit {BASE[:12]} or its 5 nearest ancestors; "
-        "no finished run on branch `main` either: regression checks are skipped"
+        "no finished run on branch `main` either; finished runs exist on `other` (1): "
+        "regression checks are skipped"
     )
-    assert len(tracker.queries) == 4
+    assert len(tracker.queries) == 5  # the last one: which branches have runs (bounded)
+    assert tracker.queries[-1] == RunQuery(limit=200)
 
 
 def test_without_a_base_commit_the_latest_run_on_the_branch() -> None:
@@ -257,7 +259,8 @@ def test_without_a_base_commit_or_any_run() -> None:
     assert chosen.baseline is None
     assert chosen.baseline_reason == (
         "no base commit known (not a pull request); "
-        "no finished run on branch `main` to compare with: regression checks are skipped"
+        "no finished run on branch `main` to compare with; the experiment has no other "
+        "finished run: regression checks are skipped"
     )
 
 

@@ -107,7 +107,8 @@ def test_best_baseline_with_no_other_run_skips_the_comparison_with_the_reason() 
 
     assert chosen.baseline is None
     assert chosen.baseline_reason == (
-        "no finished run on branch `main` with metric `accuracy`: regression checks are skipped"
+        "no finished run on branch `main` with metric `accuracy`; the experiment has no other "
+        "finished run: regression checks are skipped"
     )
 
 
@@ -146,8 +147,62 @@ def test_latest_baseline_with_nothing_to_compare_with() -> None:
 
     assert chosen.baseline is None
     assert chosen.baseline_reason == (
-        "no finished run on branch `main` to compare with: regression checks are skipped"
+        "no finished run on branch `main` to compare with; the experiment has no other "
+        "finished run: regression checks are skipped"
     )
+
+
+def test_no_baseline_on_the_branch_names_the_branches_that_have_runs() -> None:
+    """`branch: master` where the runs are on `main`: the reason says where they are."""
+    tracker = MemoryTracker()
+    for _ in range(3):
+        tracker.log(OTHER, branch="main", metrics={"accuracy": 0.9})
+    tracker.log(OTHER, branch="dev", metrics={"accuracy": 0.9})
+    tracker.log(OTHER, branch=None, metrics={"accuracy": 0.9})
+    tracker.log(OTHER, branch="main", status=RUNNING, metrics={"accuracy": 0.9})  # not counted
+    tracker.log(HEAD, branch="main", metrics={"accuracy": 0.9})  # the candidate: not counted
+
+    chosen = select(tracker, gate(baseline={"select": "latest", "branch": "master"}))
+
+    assert chosen.baseline is None
+    assert chosen.baseline_reason == (
+        "no finished run on branch `master` to compare with; finished runs exist on `main` (3), "
+        "no branch recorded (1), `dev` (1): regression checks are skipped"
+    )
+    assert tracker.queries[-1] == RunQuery(limit=200)  # one bounded query, newest first
+
+
+def test_the_branch_survey_is_bounded_and_says_so() -> None:
+    tracker = MemoryTracker()
+    for i in range(210):
+        tracker.log(OTHER, branch=f"b{i % 8}", metrics={"accuracy": 0.9})
+    tracker.log(HEAD, branch="main", metrics={"accuracy": 0.9})
+
+    chosen = select(tracker, gate(baseline={"select": "best", "branch": "master"}))
+
+    assert ", 3 more branches (among the newest 200): regression" in chosen.baseline_reason
+
+
+def test_a_branch_name_from_the_tracker_is_capped() -> None:
+    tracker = MemoryTracker()
+    tracker.log(OTHER, branch="x" * 500, metrics={"accuracy": 0.9})
+    tracker.log(HEAD, branch="main", metrics={"accuracy": 0.9})
+
+    chosen = select(tracker, gate(baseline={"select": "latest", "branch": "master"}))
+
+    assert "`" + "x" * 60 + "…` (1)" in chosen.baseline_reason
+    assert "x" * 61 not in chosen.baseline_reason
+
+
+def test_select_none_sends_no_survey() -> None:
+    tracker = MemoryTracker()
+    tracker.log(OTHER, branch="main", metrics={"accuracy": 0.9})
+    tracker.log(HEAD, branch="main", metrics={"accuracy": 0.9})
+
+    chosen = select(tracker, gate(baseline={"select": "none", "branch": "master"}))
+
+    assert chosen.baseline_reason.startswith("no baseline (`baseline.select: none`)")
+    assert len(tracker.queries) == 1  # the candidate only
 
 
 def test_run_id_baseline_is_read_by_id() -> None:
