@@ -95,7 +95,7 @@ class Failure:
 def classify(exc: BaseException) -> Failure:
     """Any exception -> its Failure. Never raises."""
     if isinstance(exc, MlGateError):  # its message may quote untrusted text: capped, revealed
-        return Failure(exc.title, reveal(_cap(redact(str(exc)), _MAX_TEXT)), EXIT_ERROR, True)
+        return Failure(exc.title, printable(str(exc), _MAX_TEXT), EXIT_ERROR, True)
     if isinstance(exc, KeyboardInterrupt):
         return Failure("interrupted", "stopped before a verdict", EXIT_INTERRUPTED, True)
     detail = reveal(redact(_first_line(f"{type(exc).__name__}: {exc}")))
@@ -116,6 +116,12 @@ def handle(exc: BaseException, stream: IO[str], *, debug: bool = False) -> Failu
 def redact(text: str) -> str:
     """Remove credentials written into URLs (`https://user:pass@host` -> `https://***@host`)."""
     return _USERINFO.sub("***@", text)
+
+
+def printable(text: str, limit: int) -> str:
+    """Text that may quote untrusted input, ready for a log line: credentials in URLs removed,
+    cut to `limit` characters with a visible mark, control characters shown escaped."""
+    return reveal(_cap(redact(text), limit))
 
 
 def reveal(text: str) -> str:
