@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -87,3 +88,27 @@ def test_config_examples_in_docs_are_valid() -> None:
             parse_config(text, doc, {"MLFLOW_TRACKING_URI": "http://x", "WANDB_BASE_URL": "x"})
             checked += 1
     assert checked >= 10
+
+
+class _Recording(dict[str, str]):
+    """An environment that records which variables were asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> Any:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_action_yml_declares_every_input_read_and_every_output_written() -> None:
+    from mlaction.action import ActionInputs
+    from mlaction.github.publish import error_outputs
+
+    meta = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    env = _Recording()
+    ActionInputs.from_env(env)
+    read = {key.removeprefix("INPUT_").replace("_", "-") for key in env.asked if "INPUT_" in key}
+    assert read <= {name.upper() for name in meta["inputs"]}
+    assert set(error_outputs()) <= set(meta["outputs"])
