@@ -97,7 +97,7 @@ class _Recording(dict[str, str]):
         super().__init__()
         self.asked: set[str] = set()
 
-    def get(self, key: str, default: object = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: object = None) -> Any:
         self.asked.add(key)
         return super().get(key, default)
 
