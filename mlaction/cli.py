@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from mlaction import __version__
-from mlaction.errors import EXIT_ERROR, EXIT_PASS, UsageError, handle, redact
+from mlaction.errors import EXIT_ERROR, EXIT_PASS, UsageError, handle, printable
 
 if TYPE_CHECKING:
     from mlaction.engine import GateResult, Settings
@@ -213,7 +213,7 @@ def check(
         return Outcome(handle(exc, stderr, debug=debug).exit_code, result, exc)
     promotion = result.promotion
     if promotion is not None and promotion.action == "failed":
-        print(f"ml-gate: promotion failed: {redact(promotion.reason)}", file=stderr)
+        print(f"ml-gate: promotion failed: {printable(promotion.reason, 4_000)}", file=stderr)
     return Outcome(result.exit_code, result)
 
 

@@ -22,6 +22,12 @@ EXIT_INTERRUPTED = 130
 
 ISSUES_URL = "https://github.com/ml-gate/ml-gate/issues"
 _MAX_DETAIL = 500  # characters of an unexpected exception's text in the one line
+_MAX_TEXT = 4_000  # characters of an expected error's message and hint (they quote tracker text)
+_TRUNCATED = "… (truncated)"
+# Control characters; and what lets text disguise itself: bidi marks, embeddings, overrides and
+# isolates, zero-width characters, word joiner and invisible operators, line and paragraph
+# separators, the byte-order mark. The one class: report/ and github/ import it from here.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _USERINFO = re.compile(r"(?<=://)[^/@\s:]*(?::[^/@\s]*)?@")
 
 
@@ -95,11 +101,11 @@ class Failure:
 
 def classify(exc: BaseException) -> Failure:
     """Any exception -> its Failure. Never raises."""
-    if isinstance(exc, MlGateError):
-        return Failure(exc.title, redact(str(exc)), EXIT_ERROR, True)
+    if isinstance(exc, MlGateError):  # its message may quote untrusted text: capped, revealed
+        return Failure(exc.title, printable(str(exc), _MAX_TEXT), EXIT_ERROR, True)
     if isinstance(exc, KeyboardInterrupt):
         return Failure("interrupted", "stopped before a verdict", EXIT_INTERRUPTED, True)
-    detail = redact(_first_line(f"{type(exc).__name__}: {exc}"))
+    detail = reveal(redact(_first_line(f"{type(exc).__name__}: {exc}")))
     text = f"{detail}; please report it at {ISSUES_URL} (rerun with --debug for the traceback)"
     return Failure("internal error", text, EXIT_ERROR, False)
 
@@ -119,8 +125,24 @@ def redact(text: str) -> str:
     return _USERINFO.sub("***@", text)
 
 
+def printable(text: str, limit: int) -> str:
+    """Text that may quote untrusted input, ready for a log line: credentials in URLs removed,
+    cut to `limit` characters with a visible mark, control characters shown escaped."""
+    return reveal(_cap(redact(text), limit))
+
+
+def reveal(text: str) -> str:
+    """Control and invisible characters (but line breaks) as visible `\\uXXXX` escapes: a
+    terminal escape or a U+202E in a run name is shown, never obeyed."""
+    return CONTROL.sub(
+        lambda m: m.group() if m.group() in "\r\n" else f"\\u{ord(m.group()):04x}", text
+    )
+
+
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else text
-    if len(line) > _MAX_DETAIL:
-        line = line[: _MAX_DETAIL - 1] + "… (truncated)"
-    return line
+    return _cap(line, _MAX_DETAIL)
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + _TRUNCATED

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, get_args
 
-from mlaction.errors import GitHubError, UsageError
+from mlaction.errors import GitHubError, UsageError, reveal
 from mlaction.github.payload import dig, fields_for, get
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -130,9 +130,6 @@ def read_input(env: Mapping[str, str], name: str, default: str | None = None) ->
 # -- workflow commands ---------------------------------------------------------------------
 
 AnnotationLevel = Literal["error", "warning", "notice"]
-# Control, bidi, zero-width and byte-order characters: report/format.py's CONTROL, which github/
-# does not import (tests/unit/test_report_format.py checks the two are the same).
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def escape_data(value: str) -> str:
@@ -154,13 +151,6 @@ def annotation(level: AnnotationLevel, message: str, title: str | None = None) -
         raise ValueError(f"annotation level must be error, warning or notice, not {level!r}")
     props = f" title={escape_property(reveal(title))}" if title else ""
     return f"::{level}{props}::{escape_data(reveal(message))}"
-
-
-def reveal(text: str) -> str:
-    """Invisible and control characters (but line breaks) as visible `\\uXXXX` escapes."""
-    return CONTROL.sub(
-        lambda m: m.group() if m.group() in "\r\n" else f"\\u{ord(m.group()):04x}", text
-    )
 
 
 def mask(value: str, stream: IO[str]) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from mlaction.errors import CONTROL
 from mlaction.gate.results import fmt, fmt_duration
 
 __all__ = [
@@ -36,10 +37,6 @@ ICONS = {"pass": "✅", "fail": "❌", "warn": "⚠️", "skip": "⏭️", "erro
 HEADLINES = {"pass": "passed", "fail": "failed", "warn": "passed with warnings", "error": "error"}
 SPARKS = "▁▂▃▄▅▆▇█"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]~|])")
-# Control characters; and what lets text disguise itself: bidi marks, embeddings, overrides and
-# isolates, zero-width characters, word joiner and invisible operators, line and paragraph
-# separators, the byte-order mark (github/runner.py holds the same class for annotations).
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _JOINER = "\u200d"  # zero-width joiner: `@\u200dorg` is no mention, `#\u200d1` no reference
 _REFERENCE = re.compile(r"([@#])|\b(GH-)(?=[0-9])", re.IGNORECASE)
 

@@ -144,8 +144,7 @@ class Report(_Model):
             return cls.model_validate(data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"`{'.'.join(str(p) for p in err['loc']) or '(top)'}`: {err['msg']}"
-                for err in exc.errors()[:3]
+                f"`{_where(err['loc'])}`: {err['msg']}" for err in exc.errors()[:3]
             )
             more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
             raise ConfigError(
@@ -153,6 +152,12 @@ class Report(_Model):
                 hint="Pass the JSON written by `ml-gate check --json PATH` or the action's "
                 "`report` output, unchanged.",
             ) from None
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """A validation error's path; its parts can be an attacker's keys: each is cut short."""
+    parts = (str(p) if len(str(p)) <= 40 else str(p)[:39] + "…" for p in loc)
+    return ".".join(parts) or "(top)"
 
 
 def build_report(

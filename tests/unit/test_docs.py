@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -235,3 +236,27 @@ def test_wandb_snippets_run_with_the_real_client_offline(name: str, tmp_path: Pa
     done = run_snippet(name, tmp_path, env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert list((tmp_path / "wandb").glob("offline-run-*"))
+
+
+class _Recording(dict[str, str]):
+    """An environment that records which variables were asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_action_yml_declares_every_input_read_and_every_output_written() -> None:
+    from mlaction.action import ActionInputs
+    from mlaction.github.publish import error_outputs
+
+    meta = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    env = _Recording()
+    ActionInputs.from_env(env)
+    read = {key.removeprefix("INPUT_").replace("_", "-") for key in env.asked if "INPUT_" in key}
+    assert read <= {name.upper() for name in meta["inputs"]}
+    assert set(error_outputs()) <= set(meta["outputs"])

@@ -73,3 +73,17 @@ def test_credentials_in_urls_never_reach_the_message() -> None:
     assert "s3cret" not in classify(exc).line
     assert "alice" not in classify(ConnectionError("https://alice:pw@host/x")).line
     assert redact("https://token@host/x and http://u:p@h") == "https://***@host/x and http://***@h"
+
+
+def test_an_expected_error_carrying_untrusted_text_is_capped_and_shows_control_characters() -> None:
+    # A tracker or a saved report can put a 1 MB name with terminal escapes into a message.
+    name = "\x1b]0;pwned\x07\u202e" + "k" * 200_000
+    failure = classify(TrackerError(f"run {name!r} not found.", hint="Check the run id."))
+    assert len(failure.text) < 5_000
+    assert failure.text.endswith("… (truncated)")
+    assert "\x1b" not in failure.text
+    assert "\x07" not in failure.text
+    assert "\u202e" not in failure.text
+    assert "\\u202e" in failure.text
+    short = classify(TrackerError("run `a` not found.", hint="Check the run id."))
+    assert short.text == "run `a` not found.\nCheck the run id."  # the hint's line break stays

@@ -225,3 +225,13 @@ def test_terminal_rendering_strips_control_characters() -> None:
     text = render_terminal(report_for(cand, BASE).to_json())
     assert "\x1b" not in text
     assert text.splitlines()[0] == "ml-gate: PASS (passed)"
+
+
+def test_an_invalid_saved_report_names_a_long_key_shortened() -> None:
+    # The path of a validation error can hold an attacker's metric name: it is cut in the message.
+    key = "\x1b]0;x\x07" + "k" * 100_000
+    data = {"verdict": "pass", "passed": True, "candidate": {"id": "a", "metrics": {key: "x"}}}
+    with pytest.raises(ConfigError) as info:
+        Report.from_json(data)
+    assert len(info.value.message) < 1_000
+    assert "candidate.metrics." in info.value.message

@@ -8,9 +8,8 @@ import re
 import pytest
 from github_html import ALLOWED_TAGS, BIDI, MENTION, REFERENCE, evil_report_json, github_view
 
-from mlaction.github import runner
 from mlaction.github.runner import annotation
-from mlaction.report.format import CONTROL, md_escape, md_text
+from mlaction.report.format import md_escape, md_text
 from mlaction.report.markdown import render_markdown
 from mlaction.report.model import Report
 from mlaction.report.terminal import render_terminal
@@ -73,6 +72,5 @@ def test_bidi_and_zero_width_characters_are_removed() -> None:
 
 
 def test_annotations_show_invisible_characters_escaped() -> None:
-    assert runner.CONTROL.pattern == CONTROL.pattern
     line = annotation("error", "run \u202egnp.exe\u200b failed\nnext", title="ml-gate: \u2066x")
     assert line == "::error title=ml-gate%3A \\u2066x::run \\u202egnp.exe\\u200b failed%0Anext"
