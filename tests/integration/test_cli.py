@@ -3,36 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cli_helpers import ml_gate
 from mlflow_helpers import RunLogger
 
-ML_GATE = [sys.executable, "-m", "mlaction.cli"]
 SHA = "f" * 40
-
-
-def ml_gate(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))}
-    # A hang fails the test through the timeout: the bound is part of the contract.
-    return subprocess.run(
-        [*ML_GATE, *args],
-        cwd=cwd,
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 def config(tmp_path: Path, uri: str, experiment: str, extra: str = "") -> Path:

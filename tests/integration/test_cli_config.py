@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from cli_helpers import ml_gate
 from mlflow_helpers import RunLogger
 
-ML_GATE = [sys.executable, "-m", "mlaction.cli"]
 SHA = "e" * 40
-
-
-def ml_gate(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("GITHUB_", "MLFLOW_", "WANDB_", "INPUT_"))
-    }
-    return subprocess.run(
-        [*ML_GATE, *args],
-        cwd=cwd,
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 def test_validate_the_starter_without_its_environment(tmp_path: Path) -> None:

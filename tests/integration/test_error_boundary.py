@@ -4,12 +4,11 @@ in the Action still `verdict=error` outputs and a job summary. Exit 1 stays "a r
 from __future__ import annotations
 
 import io
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import ml_gate
 from mlflow_helpers import RunLogger
 from runner_helpers import parse_outputs
 
@@ -17,21 +16,6 @@ from mlaction import selection
 from mlaction.action import run_action
 
 SHA = "f" * 40
-
-
-def ml_gate(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "mlaction.cli", *args],
-        cwd=cwd,
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 def gate_file(tmp_path: Path, uri: str, experiment: str, extra: str = "") -> Path:
