@@ -42,7 +42,6 @@ class GitHubContext:
     head_ref: str | None = None
     pr_number: int | None = None
     labels: tuple[str, ...] = ()
-    actor: str | None = None
     api_url: str = DEFAULT_API_URL
     server_url: str = DEFAULT_SERVER_URL
     workspace: str | None = None
@@ -69,7 +68,6 @@ class GitHubContext:
         common: dict[str, Any] = {
             "event_name": event_name,
             "repository": repository,
-            "actor": get(env, "GITHUB_ACTOR") or _text(dig(payload, "sender", "login")),
             "api_url": (get(env, "GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
             "server_url": server_url,
             "workspace": get(env, "GITHUB_WORKSPACE"),

@@ -217,7 +217,6 @@ def test_context_pull_request_judges_the_head_sha_not_the_merge_commit(
         head_ref="tune-lr",
         pr_number=42,
         labels=("ml", "skip-gate"),
-        actor="contributor",
         api_url="https://api.github.com",
         server_url="https://github.com",
         workspace="/github/workspace",
@@ -332,7 +331,7 @@ def test_context_workflow_dispatch(tmp_path: Path) -> None:
     )
     ctx = GitHubContext.from_env(env)
     assert (ctx.event_name, ctx.sha, ctx.head_ref) == ("workflow_dispatch", AFTER_SHA, "release")
-    assert (ctx.pr_number, ctx.base_sha, ctx.actor) == (None, None, "octocat")
+    assert (ctx.pr_number, ctx.base_sha) == (None, None)
 
 
 def test_context_issue_comment_on_a_pull_request_knows_the_number(tmp_path: Path) -> None:
