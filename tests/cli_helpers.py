@@ -11,19 +11,21 @@ ML_GATE = [sys.executable, "-m", "mlaction.cli"]
 
 
 def ml_gate(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    dropped: tuple[str, ...] = ("GITHUB_", "MLFLOW_", "WANDB_", "INPUT_"),
 ) -> subprocess.CompletedProcess[str]:
-    """Run `ml-gate ARGS` in `cwd` with none of the caller's GITHUB_/MLFLOW_/WANDB_/INPUT_
-    variables (plus `env`). A hang fails the test through the timeout: the bound is part of
-    the contract."""
-    prefixes = ("GITHUB_", "MLFLOW_", "WANDB_", "INPUT_")
-    base = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    """Run `ml-gate ARGS` in `cwd` without the caller's variables that start with `dropped`
+    (plus `env`). A hang fails the test through the timeout: the bound is part of the
+    contract."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     return subprocess.run(
         [*ML_GATE, *args],
         cwd=cwd,
         env={**base, **(env or {})},
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=120,
         check=False,
     )

@@ -4,28 +4,14 @@ never a silent pass, and a short sha is resolved or refused with the fix."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+from cli_helpers import ml_gate
 from mlflow_helpers import RunLogger
 
 HEAD = "a" * 40
 OTHER = "b" * 40
-
-
-def ml_gate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "mlaction.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def gate_file(tmp_path: Path, runs: RunLogger, baseline: str) -> Path:

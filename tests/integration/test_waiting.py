@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cli_helpers import ml_gate as _ml_gate
 from fakes.wandb_server import FakeWandbServer
 from mlflow_helpers import RunLogger
 
@@ -20,16 +21,8 @@ ML_GATE = [sys.executable, "-m", "mlaction.cli"]
 
 
 def ml_gate(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))}
-    return subprocess.run(
-        [*ML_GATE, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """The CLI with the W&B fake's WANDB_* variables kept (the fixture points them at it)."""
+    return _ml_gate(*args, cwd=cwd, dropped=("GITHUB_", "MLFLOW_"))
 
 
 def mlflow_config(tmp_path: Path, runs: RunLogger, candidate: str) -> Path:
