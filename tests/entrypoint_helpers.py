@@ -30,6 +30,10 @@ class Step:
     summary: str
     workspace: Path
 
+    @property
+    def stdout(self) -> str:
+        return self.log
+
     def report(self, name: str = "ml-gate-report.json") -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.workspace / name).read_text())
         return data
@@ -81,9 +85,15 @@ def run_step(
         **{f"INPUT_{k.upper()}": v for k, v in (inputs or {}).items()},
         **(env or {}),
     }
+    return launch(step_env, workspace, output, summary)
+
+
+def launch(env: dict[str, str], workspace: Path, output: Path, summary: Path) -> Step:
+    """`python entrypoint.py` as the runner starts the container: `env` only, in the workspace;
+    the step's outputs and summary read back from the runner's files."""
     done = subprocess.run(
         [sys.executable, str(SOURCE / "entrypoint.py")],
-        env=step_env,
+        env=env,
         cwd=workspace,
         capture_output=True,
         text=True,

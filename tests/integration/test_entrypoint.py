@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from entrypoint_helpers import Step, launch
 from fakes.github_server import (
     BOT_LOGIN,
     READONLY_TOKEN,
@@ -21,7 +19,6 @@ from fakes.github_server import (
 )
 from fakes.wandb_server import FAKE_WANDB_KEY, FakeWandbServer
 from mlflow_helpers import RunLogger
-from runner_helpers import parse_outputs
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAD = "a" * 40
@@ -31,13 +28,7 @@ PR = 7
 REPO = REPOSITORY
 
 
-@dataclass
-class ActionRun:
-    code: int
-    stdout: str
-    outputs: dict[str, str]
-    summary: str
-    workspace: Path
+ActionRun = Step  # the finished step: exit code, log, outputs, summary, workspace
 
 
 def pull_request_event(number: int = PR, labels: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -126,22 +117,7 @@ def run_entrypoint(
     }
     env.update({f"INPUT_{k.upper()}": v for k, v in (inputs or {}).items()})
     env.update(extra_env or {})
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "entrypoint.py")],
-        env=env,
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return ActionRun(
-        done.returncode,
-        done.stdout + done.stderr,
-        parse_outputs(output.read_text()),
-        summary.read_text(),
-        workspace,
-    )
+    return launch(env, workspace, output, summary)
 
 
 def ours(github: FakeGitHub, pr: int = PR) -> list[dict[str, Any]]:
