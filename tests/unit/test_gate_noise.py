@@ -14,11 +14,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from gate_helpers import check, selection
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlaction.config import GateConfig, parse_config
-from mlaction.gate.results import CheckResult
 from mlaction.gate.stats import bootstrap_diff
 from mlaction.gate.verdict import Verdict, evaluate
 from mlaction.report.rows import metric_rows
@@ -54,29 +54,6 @@ def group(prefix: str, commit: str, metric: str, values: list[float]) -> tuple[R
 def history(metric: str, values: list[float]) -> tuple[Run, ...]:
     """Runs on main, newest first, each its own commit."""
     return tuple(run(f"h{i}", f"{i:040d}", **{metric: v}) for i, v in enumerate(values))
-
-
-def selection(
-    cand: tuple[Run, ...],
-    base: tuple[Run, ...] = (),
-    past: tuple[Run, ...] = (),
-) -> Selection:
-    """The candidate is the first run of its group, the baseline the first of its group."""
-    baseline = base[0] if base else None
-    return Selection(
-        cand[0],
-        baseline,
-        "run of the base commit" if baseline else "no baseline",
-        past,
-        candidate_group=cand,
-        baseline_group=base,
-    )
-
-
-def check(verdict: Verdict, name: str) -> CheckResult:
-    found = [c for c in verdict.checks if c.name == name]
-    assert len(found) == 1, [c.name for c in verdict.checks]
-    return found[0]
 
 
 CI = re.compile(r"95% CI \[(-?[0-9.]+), (-?[0-9.]+)\]")
