@@ -20,6 +20,7 @@ from mlaction.github.runner import (
     escape_data,
     write_outputs,
 )
+from mlaction.report.format import md_text
 from mlaction.report.model import Report
 
 if TYPE_CHECKING:
@@ -115,7 +116,8 @@ def publish_skip(files: StepFiles, reason: str, stream: IO[str]) -> int:
     The outputs say `verdict=skip` and `passed=false`: nothing passed, nothing failed.
     """
     files.outputs({**error_outputs(), "verdict": "skip"})
-    files.summary(f"## ⏭️ ml-gate: skipped\n\n{reason}\n")
+    # The reason names the deleted ref: PR-controlled text, escaped like tracker text.
+    files.summary(f"## ⏭️ ml-gate: skipped\n\n{md_text(reason)}\n")
     print(annotation("notice", f"ml-gate skipped: {reason}", title="ml-gate: skipped"), file=stream)
     return 0
 
