@@ -234,7 +234,7 @@ def test_a_push_that_deletes_a_tag_is_skipped_with_a_note(
     result = run(tmp_path, hello, runs, "push", event, sha=event["before"], ref=event["ref"])
     assert result.code == 0, result.stdout
     assert (result.outputs["verdict"], result.outputs["passed"]) == ("skip", "false")
-    assert "deleted tag `simple-tag`" in result.summary
+    assert "deleted tag <code>simple-tag</code>" in result.summary
     assert "::notice title=ml-gate%3A skipped::" in result.stdout
 
 
