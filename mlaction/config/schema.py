@@ -30,6 +30,8 @@ class TrackerConfig(_Strict):
     uri: str | None = None
     experiment: str
     timeout: float = 30.0
+    # The largest reply read from the tracker's server, in MiB (mlaction/httpcap.py).
+    max_reply_mb: float = 64.0
     commit_tag: str | None = None
     branch_tag: str | None = None
     # The environment's credentials (MLFLOW_TRACKING_TOKEN, WANDB_API_KEY, ...) go only to the
@@ -50,6 +52,13 @@ class TrackerConfig(_Strict):
         if seconds <= 0:
             raise ValueError("the timeout must be positive")
         return seconds
+
+    @field_validator("max_reply_mb")
+    @classmethod
+    def _max_reply(cls, value: float) -> float:
+        if not 1 <= value <= 4096:
+            raise ValueError("max_reply_mb must be between 1 and 4096 (MiB)")
+        return value
 
     @field_validator("experiment")
     @classmethod

@@ -19,6 +19,7 @@ import requests
 
 from mlaction.errors import GitHubError
 from mlaction.github.runner import DEFAULT_API_URL
+from mlaction.httpcap import MIB, cap_replies
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ USER_AGENT = "ml-gate (+https://github.com/ml-gate/ml-gate)"
 BACKOFF_BASE = 1.0  # seconds; doubles per attempt
 BACKOFF_CAP = 30.0
 SECONDARY_LIMIT_WAIT = 60.0  # GitHub: "wait at least one minute" when no header says how long
+MAX_REPLY = 64 * MIB
 MAX_PAGES = 100  # 10,000 items: more is a runaway pagination, not a pull request
 FORK_DOC = "docs/fork-prs.md"
 T = TypeVar("T")
@@ -96,6 +98,8 @@ class Transport:
         self._sleep = sleep
         self._token = token
         self._session = session or requests.Session()
+        # GitHub's largest reply ml-gate reads is a page of 100 comments (65,536 characters each).
+        cap_replies(self._session, MAX_REPLY)
         self._session.headers.update(
             {
                 "Authorization": f"Bearer {token}",

@@ -33,8 +33,10 @@ from mlaction.trackers.mlflow_errors import (
     not_mlflow,
     public_url,
     redact,
+    reply_too_large,
     translate,
 )
+from mlaction.trackers.mlflow_http import cap_replies, forward_retries
 from mlaction.trackers.mlflow_store import check_store
 
 COMMIT_TAGS = ("mlflow.source.git.commit", "git_commit", "commit")
@@ -100,7 +102,8 @@ class MlflowTracker:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0.5")
         from mlflow.tracking import MlflowClient
 
-        _forward_retries()
+        forward_retries()
+        cap_replies(config.max_reply_mb)
         self.uri = uri
         self.config = config
         try:
@@ -344,9 +347,14 @@ class MlflowTracker:
                 or TrackerError(f"MLflow at {self._where()} answered something that is not JSON.")
             ) from None
         except OSError as exc:  # requests' ConnectionError and friends, file stores
-            raise network_error(exc, self._where(), timeout) or TrackerError(
-                f"cannot read the MLflow store at {self._where()}: {first_line(str(exc))}.",
-                hint="Check `tracker.uri` / MLFLOW_TRACKING_URI.",
+            where = self._where()
+            raise (
+                reply_too_large(exc, where)
+                or network_error(exc, where, timeout)
+                or TrackerError(
+                    f"cannot read the MLflow store at {self._where()}: {first_line(str(exc))}.",
+                    hint="Check `tracker.uri` / MLFLOW_TRACKING_URI.",
+                )
             ) from None
 
 
@@ -357,19 +365,6 @@ def _missing_module(uri: str, exc: ImportError) -> TrackerError:
         hint="Use the tracking server's http(s):// URL, or install the database driver next to "
         "ml-gate.",
     )
-
-
-class _RetryLines(logging.Handler):
-    """urllib3's retry warnings (MLflow's HTTP retries), as debug lines of this module."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        _log.debug("retry: %s", redact(record.getMessage()))
-
-
-def _forward_retries() -> None:
-    retries = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(h, _RetryLines) for h in retries.handlers):
-        retries.addHandler(_RetryLines(logging.WARNING))
 
 
 def _time(millis: int | None) -> datetime | None:

@@ -104,6 +104,27 @@ def network_error(exc: BaseException, where: str, timeout: float) -> TrackerErro
     return None
 
 
+class ReplyTooLargeError(TrackerError):
+    """The server sent a reply over `tracker.max_reply_mb`; ml-gate stopped reading it."""
+
+
+def reply_too_large(exc: BaseException, where: str) -> ReplyTooLargeError | None:
+    from mlaction.httpcap import ReplyTooLarge, mib
+
+    found = next((e for e in chain(exc) if isinstance(e, ReplyTooLarge)), None)
+    if found is None:
+        return None
+    announced = "" if found.declared is None else f" (Content-Length: {found.declared:,})"
+    return ReplyTooLargeError(
+        f"the MLflow server at {where} sent a reply larger than {mib(found.limit)} "
+        f"(`tracker.max_reply_mb`) to {found.method} {found.path[:200]}{announced}; ml-gate "
+        "stopped reading it.",
+        hint="Runs with very many metrics, params or tags make large replies: raise "
+        "`tracker.max_reply_mb` if yours are that large, else check that `tracker.uri` names "
+        "the MLflow server.",
+    )
+
+
 def translate(
     exc: Any,
     where: str,
@@ -128,6 +149,9 @@ def translate(
                 hint="Check the run id (`candidate.run_id` / `baseline.run_id`, or `--run-id`).",
             )
         return RunNotFoundError(first_line(text))
+    too_large = reply_too_large(exc, where)
+    if too_large is not None:
+        return too_large
     network = network_error(exc, where, timeout)
     if network is not None:
         return network
