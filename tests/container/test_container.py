@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -241,3 +242,85 @@ def test_push_event_writes_outputs_and_posts_no_comment(
     assert "ml-gate: passed" in result.summary
     assert "No pull request in this `push` event" in result.stdout
     assert github_server.requests == []
+
+
+# The dogfood workflow's setup (.github/workflows/dogfood.yml): the job trains into a sqlite store
+# in the workspace with the runner's Python, and the action reads it at the container's path.
+DOGFOOD_DB = "mlruns.db"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def train(workspace: Path, commit: str, branch: str, *extra: str) -> None:
+    """`examples/iris/train.py` as the dogfood job runs it, outside the container."""
+    script = str(ROOT / "examples/iris/train.py")
+    subprocess.run(
+        [sys.executable, script, "--commit", commit, "--branch", branch, *extra],
+        cwd=workspace,
+        env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workspace / DOGFOOD_DB}"},
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+
+
+@pytest.fixture
+def dogfood(
+    action_image: str,
+    container_timings: list[tuple[str, float]],
+    github_server: FakeGitHub,
+    tmp_path: Path,
+) -> ActionContainer:
+    github_server.pulls.add(PR)
+    container = ActionContainer(
+        action_image, github_server, f"sqlite:////github/workspace/{DOGFOOD_DB}", tmp_path,
+        container_timings,
+    )  # fmt: skip
+    (container.workspace / ".github").mkdir(parents=True)
+    config = (ROOT / "examples/iris/ml-gate.yml").read_text(encoding="utf-8")
+    (container.workspace / CONFIG_PATH).write_text(config)
+    return container
+
+
+def test_the_dogfood_sqlite_store_is_read_in_the_container(
+    dogfood: ActionContainer, github_server: FakeGitHub
+) -> None:
+    train(dogfood.workspace, "1" * 40, "main")
+    train(dogfood.workspace, HEAD, "feature", "--C", "2.0")
+    db = dogfood.workspace / DOGFOOD_DB
+    before = db.read_bytes()
+
+    result = dogfood.run("pull_request", pr_event(), sha=MERGE, ref=PR_REF)
+
+    assert result.code == 0, result
+    assert result.outputs["verdict"] == "pass", result
+    assert result.outputs["candidate-run-id"], result
+    assert result.outputs["baseline-run-id"], result  # base_commit fell back to main's latest
+    assert "iris-classifier: passed" in result.summary
+    (comment,) = github_server.comments(PR)
+    assert "iris-classifier: passed" in comment["body"]
+    assert db.read_bytes() == before  # read, never written
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        f"sqlite:///github/workspace/{DOGFOOD_DB}",  # three slashes: relative to /github/workspace
+        f"sqlite:////home/runner/work/repo/repo/{DOGFOOD_DB}",  # ${{ github.workspace }}
+    ],
+    ids=["relative", "runner-path"],
+)
+def test_a_wrong_sqlite_path_in_the_container_is_an_error_that_creates_nothing(
+    dogfood: ActionContainer, uri: str
+) -> None:
+    train(dogfood.workspace, HEAD, "feature")
+    dogfood.tracking_uri = uri
+    before = sorted(p.name for p in dogfood.workspace.rglob("*"))
+
+    result = dogfood.run("pull_request", pr_event(), sha=MERGE, ref=PR_REF)
+
+    assert result.code == 2, result
+    assert result.outputs["verdict"] == "error", result
+    path = uri.removeprefix("sqlite:///")
+    assert f"no MLflow database at {path}" in result.stdout + result.stderr, result
+    assert "/github/workspace" in result.summary
+    assert sorted(p.name for p in dogfood.workspace.rglob("*")) == before
