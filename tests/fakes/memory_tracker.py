@@ -9,13 +9,15 @@ It answers `search` the way the real trackers answer it on their servers, rule b
   equality, a W&B `config.git_branch` equality).
 - `finished_only`: status `finished` only (MLflow `attributes.status = 'FINISHED'`, W&B
   `{"state": "finished"}`); otherwise every status, running ones included.
-- `order_by` a metric: a run without the metric is left out (MLflow's `metrics.m > -1e308`
-  clause in `_filter`, which it leaves out when `bound` is on the same metric; W&B's `$exists`
-  in `build_filters`). MLflow (3.17 sqlalchemy_store `sanitize_metric_value` and
+- `order_by` a metric: a run without the metric is left out, and so is the infinity that would
+  rank first (MLflow's "has the metric" clause in mlflow.py `_filter`: `metrics.m < 1e308`
+  descending, `metrics.m > -1e308` ascending, left out when `bound` is on the same metric; W&B's
+  `$exists` in `build_filters`). MLflow (3.17 sqlalchemy_store `sanitize_metric_value` and
   `_get_non_attribute_filter_clauses`) stores NaN as 0 with `is_nan` and lets NaN satisfy no
-  comparison but `!=`, and stores +-inf as +-1.797e308, which is what it returns too: so
-  `log` clamps infinities (flavour "mlflow"), and an ordered query drops NaN and -inf and keeps
-  +inf, which ranks above every number descending. Runs are
+  comparison but `!=`, and stores +-inf as +-1.797e308, which it returns too; mlflow.py reads
+  that back as +-inf, so runs here keep their infinities and every comparison and sort uses the
+  stored value (`_stored`): an ordered query drops NaN, and a bounded one keeps the +inf that
+  ranks above every number descending. Runs are
   ordered by the metric, ascending or descending, ties broken by start time, newest first, then
   by run id (mlflow.py `_search` sends `attributes.start_time DESC`; sqlalchemy_store
   `_get_orderby_clauses` appends `run_uuid`). With `flavour="wandb"` a NaN or -inf run is kept
@@ -58,7 +60,7 @@ from mlaction.trackers.base import RunQuery
 
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 _DOUBLE_MAX = 1.7976931348623157e308  # how MLflow's SQL store writes an infinite metric
-_LOWEST = -1.0e308  # mlflow.py `_LOWEST`: the "has the metric" threshold
+_LOWEST, _HIGHEST = -1.0e308, 1.0e308  # mlflow.py: the "has the metric" thresholds
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "=": operator.eq,
     "!=": operator.ne,
@@ -129,7 +131,7 @@ class MemoryTracker:
             end=EPOCH + timedelta(minutes=number, seconds=30),
             commit=commit,
             branch=branch,
-            metrics={k: self._stored(v) for k, v in (metrics or {}).items()},
+            metrics={k: float(v) for k, v in (metrics or {}).items()},
             params=dict(params or {}),
             tags=dict(tags or {}),
         )
@@ -228,19 +230,20 @@ class MemoryTracker:
         if b is not None and not _compare_metric(run.metric(b.metric), b.op, b.value):
             return False
         rank_by = query.order_by if b is None or b.metric != query.order_by else None
-        if rank_by is not None and not self._can_rank(run.metric(rank_by)):
+        if rank_by is not None and not self._can_rank(run.metric(rank_by), query.descending):
             return False
         return all(clause.matches(run) for clause in clauses)
 
-    def _stored(self, value: float) -> float:
-        return _stored(value) if self.flavour == "mlflow" else float(value)
-
-    def _can_rank(self, value: float | None) -> bool:
+    def _can_rank(self, value: float | None, descending: bool) -> bool:
         if value is None:
             return False
         if self.flavour == "wandb":
             return True  # `$exists`
-        return _compare_metric(value, ">", _LOWEST)
+        return (
+            _compare_metric(value, "<", _HIGHEST)
+            if descending
+            else _compare_metric(value, ">", _LOWEST)
+        )
 
     def _ordered(self, runs: list[Run], query: RunQuery) -> list[Run]:
         # Sorted from the last key to the first (Python's sort is stable).

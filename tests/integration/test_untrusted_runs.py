@@ -5,6 +5,7 @@ the `ml-gate` command and the Action's entrypoint, as users run them."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -151,3 +152,33 @@ def test_an_end_before_the_start_is_no_duration(tmp_path: Path, runs: RunLogger)
         "run.max_duration  —         1h         —         the run's end time is 1h before its "
         "start time: its duration cannot be judged"
     ) in done.stdout
+
+
+def test_infinite_runs_never_become_the_best_baseline(tmp_path: Path, runs: RunLogger) -> None:
+    # MLflow stores +inf as 1.797e308 and returns that number: read as it is, a diverged run
+    # ranks as the best baseline, and a page of them hides every finite run.
+    best = runs.log("1" * 40, metrics={"accuracy": 0.90})
+    for i in range(12):  # more than the ten runs a best query asks for
+        runs.log(f"{i + 2:x}" * 40, metrics={"accuracy": math.inf})
+    runs.log(HEAD, branch="feature", metrics={"accuracy": 0.91})
+    config = gate_config(tmp_path, runs)
+    config.write_text(
+        config.read_text().replace("baseline: {select: none}", "baseline: {select: best}")
+    )
+
+    done, files = check(tmp_path, config)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(files["json"])
+    assert report["baseline"]["id"] == best  # before: a run with accuracy 1.797e308
+
+
+def test_an_infinite_candidate_is_not_a_record(tmp_path: Path, runs: RunLogger) -> None:
+    runs.log("1" * 40, metrics={"accuracy": 0.90})
+    runs.log(HEAD, branch="feature", metrics={"accuracy": math.inf})
+    config = gate_config(tmp_path, runs)
+
+    done, files = check(tmp_path, config)
+
+    assert done.returncode == 1, done.stderr[-2000:]  # before: 0, "accuracy 1.797e+308 ≥ 0.9"
+    assert "1.797" not in files["md"]

@@ -73,17 +73,28 @@ def test_best_baseline_never_is_an_infinite_run() -> None:
     assert select(tracker, gate()).baseline == finite_best
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MLflow stores and returns +inf as 1.797e308, a finite number, so it ranks first",
-)
 def test_best_baseline_never_is_an_infinite_run_on_mlflow() -> None:
+    # MLflow stores +inf as 1.797e308 and returns that; mlflow.py reads it back as +inf.
     tracker = MemoryTracker()
     finite_best = tracker.log(OTHER, metrics={"accuracy": 0.9})
     tracker.log(OTHER, metrics={"accuracy": math.inf})
     tracker.log(HEAD, metrics={"accuracy": 0.85})
 
     assert select(tracker, gate()).baseline == finite_best
+
+
+@pytest.mark.parametrize(("goal", "diverged"), [("maximize", math.inf), ("minimize", -math.inf)])
+def test_best_baseline_is_found_behind_a_page_of_infinite_runs(goal: str, diverged: float) -> None:
+    tracker = MemoryTracker()
+    finite_best = tracker.log(OTHER, metrics={"m": 0.5})
+    for _ in range(12):  # more than the ten runs a best query asks for
+        tracker.log(OTHER, metrics={"m": diverged})
+    tracker.log(HEAD, metrics={"m": 0.5})
+    config = gate(metrics={"m": {"goal": goal, "max_regression": 0.1}})
+
+    chosen = select(tracker, config)
+
+    assert chosen.baseline == finite_best, chosen.baseline_reason
 
 
 def test_best_baseline_skips_diverged_runs_sorted_first() -> None:
