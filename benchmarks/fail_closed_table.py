@@ -26,11 +26,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from fakes.huge_reply import huge_reply_server  # noqa: E402
 from mlflow_helpers import RunLogger, free_port, mlflow_server  # noqa: E402
 
 HEAD = "a" * 40
 METRICS = "metrics:\n  accuracy: {min: 0.5, max_regression: 0.02}\n"
 NONE = "baseline: {select: none}\n"  # isolates a trigger from the missing-baseline warning
+
+
+# Runs one command and writes the largest resident size of its one child (KiB) to argv[1].
+PEAK = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
+
+
+@dataclass
+class Result:
+    code: int
+    seconds: float
+    first: str
+    output: int  # characters of stdout + stderr
+    peak_mib: int  # the largest resident size
 
 
 @dataclass
@@ -120,41 +139,71 @@ def cases(uri: str, work: Path) -> list[Case]:
         r.log("d" * 40, metrics={"accuracy": value})
     r.log(HEAD, metrics={"accuracy": 0.9})
     found.append(Case("history values ±1.7e308, inf", tracker(r) + METRICS))
+    r = fresh()
+    r.log("1" * 40, metrics={"accuracy": 0.9})
+    for i in range(12):
+        r.log(f"{i + 2:x}" * 40, metrics={"accuracy": float("inf")})
+    r.log(HEAD, branch="feature", metrics={"accuracy": 0.91})
+    found.append(
+        Case(
+            "12 runs logged `inf`, `select: best`",
+            tracker(r) + "baseline: {select: best}\n" + METRICS,
+        )
+    )
+    r = fresh()
+    r.log(HEAD, metrics={"accuracy": float("inf")})
+    found.append(Case("candidate logged `accuracy` = inf", tracker(r) + NONE + METRICS))
     return found
 
 
-def run(root: Path, case: Case, work: Path) -> tuple[int, float, str, int]:
+def huge_cases(uri: str) -> list[Case]:
+    config = f"tracker: {{uri: '{uri}', experiment: e, timeout: 30s}}\n" + NONE + METRICS
+    return [Case("a 400 MiB reply (chunked)", config)]
+
+
+def run(root: Path, case: Case, work: Path) -> Result:
     config = work / "gate.yml"
     config.write_text(case.config)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))}
     env["PYTHONPATH"] = str(root)
     command = [sys.executable, "-m", "mlaction.cli", *case.args, "--config", str(config)]
+    rss = work / "rss"
     started = time.perf_counter()
     try:
         done = subprocess.run(
-            command, cwd=work, env=env, capture_output=True, text=True, timeout=150, check=False
+            [sys.executable, "-c", PEAK, str(rss), *command],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=150,
+            check=False,
         )
     except subprocess.TimeoutExpired:
-        return -1, time.perf_counter() - started, "(killed after 150 s)", 0
+        return Result(-1, time.perf_counter() - started, "(killed after 150 s)", 0, 0)
     seconds = time.perf_counter() - started
+    peak = int(rss.read_text()) // 1024 if rss.is_file() else 0  # ru_maxrss: KiB on Linux
     created = work / "wrong" / "path.db"
     if created.exists():  # reading a store must never create it
         size = created.stat().st_size
         shutil.rmtree(work / "wrong")
-        return done.returncode, seconds, f"(created wrong/path.db, {size // 1024} KB)", size
+        return Result(
+            done.returncode, seconds, f"(created wrong/path.db, {size // 1024} KB)", size, peak
+        )
     text = (done.stdout + "\n" + done.stderr).strip()
     lines = [line for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else "(no output)"
     if "Traceback" in text:
         first = "Traceback: " + lines[-1]
-    return done.returncode, seconds, first[:110], len(done.stdout) + len(done.stderr)
+    return Result(done.returncode, seconds, first[:110], len(done.stdout) + len(done.stderr), peak)
 
 
-def cell(result: tuple[int, float, str, int]) -> str:
-    code, seconds, first, size = result
-    big = f", {size / 1e6:.1f} MB output" if size > 100_000 else ""
-    text = first.replace("|", "\\|")
-    return f"exit {code}, {seconds:.1f} s{big}: `{text}`"
+def cell(result: Result) -> str:
+    big = f", {result.output / 1e6:.1f} MB output" if result.output > 100_000 else ""
+    if result.peak_mib > 400:
+        big += f", peak {result.peak_mib:,} MiB"
+    text = result.first.replace("|", "\\|")
+    return f"exit {result.code}, {result.seconds:.1f} s{big}: `{text}`"
 
 
 def main() -> None:
@@ -174,6 +223,11 @@ def main() -> None:
             print("| trigger | before | after |")
             print("|---|---|---|")
             for case in all_cases:
+                old = run(args.old.resolve(), case, work)
+                new = run(args.new.resolve(), case, work)
+                print(f"| {case.trigger} | {cell(old)} | {cell(new)} |", flush=True)
+        with huge_reply_server(announce=False) as (uri, _):
+            for case in huge_cases(uri):
                 old = run(args.old.resolve(), case, work)
                 new = run(args.new.resolve(), case, work)
                 print(f"| {case.trigger} | {cell(old)} | {cell(new)} |", flush=True)

@@ -13,75 +13,22 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from cli_helpers import ML_GATE, ml_gate
+from fakes.huge_reply import MIB, huge_reply_server
 from mlflow_helpers import RunLogger
 
 HEAD = "a" * 40
-MIB = 1024 * 1024
-HUGE = 400 * MIB
-# One tag of about 1 MiB, repeated: `{"experiment": {..., "tags": [TAG, TAG, ...]}}` is what
-# get-experiment-by-name answers, only larger.
-TAG = b'{"key": "k", "value": "' + b"v" * (MIB - 40) + b'"}'
-
-
-class _Huge(BaseHTTPRequestHandler):
-    """Every call answered with HUGE bytes of MLflow-shaped JSON; counts what it sent."""
-
-    announce = False  # True: a Content-Length header, else chunked transfer encoding
-    sent: list[int]
-
-    def _answer(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        head = b'{"experiment": {"experiment_id": "1", "name": "e", "tags": ['
-        count = HUGE // (len(TAG) + 1)
-        body_size = len(head) + count * (len(TAG) + 1) - 1 + len(b"]}}")
-        if self.announce:
-            self.send_header("Content-Length", str(body_size))
-        else:
-            self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        try:
-            self._write(head)
-            for i in range(count):
-                self._write((b"," if i else b"") + TAG)
-            self._write(b"]}}")
-            if not self.announce:
-                self.wfile.write(b"0\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client stopped reading: what the limit is for
-
-    def _write(self, data: bytes) -> None:
-        if self.announce:
-            self.wfile.write(data)
-        else:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.sent.append(len(data))
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(params=[False, True], ids=["chunked", "content-length"])
 def huge_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, list[int]]]:
-    sent: list[int] = []
-    handler = type("Huge", (_Huge,), {"announce": request.param, "sent": sent})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", sent
-    finally:
-        server.shutdown()
-        server.server_close()
+    with huge_reply_server(announce=request.param) as found:
+        yield found
 
 
 def write_config(tmp_path: Path, uri: str, experiment: str, extra: str = "") -> Path:
