@@ -26,12 +26,15 @@ from mlaction.runs import (
     Run,
     Selection,
 )
-from mlaction.trackers.base import RunQuery, SweepTracker, Tracker
+from mlaction.trackers.base import DatasetTracker, RunQuery, SweepTracker, Tracker
 
 _log = logging.getLogger(__name__)
 
 
 def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Selection:
+    # Protocol checks look at the tracker itself: from Python 3.12 `isinstance` against a
+    # runtime-checkable protocol reads attributes statically and never sees `_Memo.__getattr__`.
+    own = tracker
     tracker = _Memo(tracker)  # the same query twice (base commit, its group) asks the server once
     candidate, group = find_candidate(config, tracker, git)
     by_commit = (config.candidate.select or ("commit" if git.commit else "latest")) == "commit"
@@ -39,8 +42,8 @@ def select_runs(config: GateConfig, tracker: Tracker, git: GitContext) -> Select
         group = commit_group(config, tracker, candidate.commit) or group
     baseline, reason, model = find_baseline(config, tracker, git, candidate)
     if config.comparable.inputs:
-        candidate = with_inputs(tracker, candidate) or candidate
-        baseline = with_inputs(tracker, baseline)
+        candidate = with_inputs(own, candidate) or candidate
+        baseline = with_inputs(own, baseline)
     baseline_group: tuple[Run, ...] = ()
     if config.uses_replicates and baseline is not None:
         # The one extra query replicate-aware gating costs: the baseline commit's other runs.
@@ -85,10 +88,9 @@ class _Memo:
 def with_inputs(tracker: Tracker, run: Run | None) -> Run | None:
     """The run with its dataset inputs, for `comparable.inputs`: MLflow returns them with the
     run; W&B answers `used_datasets` (the artifacts the run used) with one request."""
-    reader = getattr(tracker, "used_datasets", None)
-    if run is None or run.inputs is not None or reader is None:
+    if run is None or run.inputs is not None or not isinstance(tracker, DatasetTracker):
         return run
-    return replace(run, inputs=tuple(reader(run.id)))
+    return replace(run, inputs=tuple(tracker.used_datasets(run.id)))
 
 
 def find_registry(config: GateConfig, tracker: Tracker, candidate: Run) -> RegistryInfo | None:

@@ -1,4 +1,4 @@
-"""The Tracker protocol: the one interface select.py queries, whatever the tracker."""
+"""The Tracker protocol: the one interface selection.py queries, whatever the tracker."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from mlaction.runs import ModelVersionRef, Run
+from mlaction.runs import DatasetInput, ModelVersionRef, Run
 
 __all__ = [
+    "DatasetTracker",
     "MetricBound",
     "ModelVersionRef",
     "RunQuery",
@@ -102,3 +103,13 @@ class SweepTracker(Protocol):
     """Trackers with sweeps (W&B) also pick a sweep's best run."""
 
     def sweep_best(self, sweep_id: str) -> Run: ...
+
+
+@runtime_checkable
+class DatasetTracker(Protocol):
+    """Trackers whose runs come without their dataset inputs (W&B): one request reads them.
+
+    MLflow returns `run.inputs.dataset_inputs` with every run and needs no extra call.
+    """
+
+    def used_datasets(self, run_id: str) -> tuple[DatasetInput, ...]: ...
