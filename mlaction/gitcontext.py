@@ -13,8 +13,12 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlaction.errors import GitHubError, UsageError
+
+if TYPE_CHECKING:
+    from mlaction.github.runner import GitHubContext
 
 Ancestors = Callable[[str, int], list[str]]
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")  # SHA-1, or a SHA-256 repository
@@ -110,6 +114,8 @@ def discover_git(
     from mlaction.github.runner import GitHubContext
 
     ctx = GitHubContext.from_env(env)
+    if ctx.lookup is not None and not ctx.skip and not commit:
+        ctx = _resolve_event(ctx, env)
     found: tuple[str | None, str | None, str | None, str | None]
     if ctx.sha:
         found = (ctx.sha, ctx.base_sha, ctx.base_ref, ctx.head_ref)
@@ -122,6 +128,27 @@ def discover_git(
         head_branch=branch or found[3],
         ancestors=ancestry(None, _api_ancestors(env)),
     )
+
+
+def _resolve_event(ctx: GitHubContext, env: Mapping[str, str]) -> GitHubContext:
+    """What the event's payload cannot say (the head commit of the PR an `issue_comment` is
+    on, a tag's commit), read through the API as the Action does; never git's HEAD instead,
+    which on such events is the default branch, not the commit the workflow is about."""
+    from mlaction.github.client import GitHubClient
+    from mlaction.github.events import resolve
+
+    token, repository = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN"), ctx.repository
+    if not token or not repository:
+        if ctx.sha:  # a fork's workflow_run: the commit is known, only its PR is not
+            return ctx
+        raise UsageError(
+            f"this `{ctx.event_name}` event does not name the commit to judge, and without "
+            "GITHUB_TOKEN ml-gate cannot read it from the pull request.",
+            hint="Set `env: GITHUB_TOKEN: ${{ github.token }}` on the step (the workflow "
+            "token is enough), or pass --commit with the pull request's head sha.",
+        )
+    api = env.get("GITHUB_API_URL") or "https://api.github.com"
+    return resolve(ctx, GitHubClient(token, api_url=api, repository=repository))
 
 
 def _api_ancestors(env: Mapping[str, str]) -> Ancestors | None:
