@@ -26,21 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from cli_helpers import measuring_peak_rss, peak_rss_mib  # noqa: E402
 from fakes.huge_reply import huge_reply_server  # noqa: E402
 from mlflow_helpers import RunLogger, free_port, mlflow_server  # noqa: E402
 
 HEAD = "a" * 40
 METRICS = "metrics:\n  accuracy: {min: 0.5, max_regression: 0.02}\n"
 NONE = "baseline: {select: none}\n"  # isolates a trigger from the missing-baseline warning
-
-
-# Runs one command and writes the largest resident size of its one child (KiB) to argv[1].
-PEAK = (
-    "import resource, subprocess, sys\n"
-    "code = subprocess.call(sys.argv[2:])\n"
-    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
-    "sys.exit(code)\n"
-)
 
 
 @dataclass
@@ -171,7 +163,7 @@ def run(root: Path, case: Case, work: Path) -> Result:
     started = time.perf_counter()
     try:
         done = subprocess.run(
-            [sys.executable, "-c", PEAK, str(rss), *command],
+            measuring_peak_rss(command, rss),
             cwd=work,
             env=env,
             capture_output=True,
@@ -182,7 +174,7 @@ def run(root: Path, case: Case, work: Path) -> Result:
     except subprocess.TimeoutExpired:
         return Result(-1, time.perf_counter() - started, "(killed after 150 s)", 0, 0)
     seconds = time.perf_counter() - started
-    peak = int(rss.read_text()) // 1024 if rss.is_file() else 0  # ru_maxrss: KiB on Linux
+    peak = int(peak_rss_mib(rss))
     created = work / "wrong" / "path.db"
     if created.exists():  # reading a store must never create it
         size = created.stat().st_size

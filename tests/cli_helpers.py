@@ -29,3 +29,23 @@ def ml_gate(
         timeout=120,
         check=False,
     )
+
+
+# Runs the command after argv[1] and writes to argv[1] the largest resident size of that one
+# child, in KiB (Linux's ru_maxrss unit); exits with the child's code.
+_PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "open(sys.argv[1], 'w').write(str(peak))\n"
+    "sys.exit(code)\n"
+)
+
+
+def measuring_peak_rss(command: list[str], rss: Path) -> list[str]:
+    """`command`, run by a wrapper that writes its peak resident size (KiB) to `rss`."""
+    return [sys.executable, "-c", _PEAK_RSS, str(rss), *command]
+
+
+def peak_rss_mib(rss: Path) -> float:
+    return int(rss.read_text()) / 1024 if rss.is_file() else 0.0

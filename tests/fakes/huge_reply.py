@@ -10,10 +10,11 @@ benchmarks/fail_closed_table.py.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from fakes.loopback import serving
 
 MIB = 1024 * 1024
 HUGE = 400 * MIB
@@ -67,10 +68,5 @@ def huge_reply_server(announce: bool) -> Iterator[tuple[str, list[int]]]:
     """(base URL, the sizes of the pieces written so far)."""
     sent: list[int] = []
     handler = type("Huge", (HugeReplies,), {"announce": announce, "sent": sent})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", sent
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as url:
+        yield url, sent

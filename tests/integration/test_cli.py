@@ -7,11 +7,12 @@ import socket
 import subprocess
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from cli_helpers import ml_gate
+from fakes.loopback import serving
 from mlflow_helpers import RunLogger
 
 SHA = "f" * 40
@@ -208,10 +209,7 @@ class _Refuse(BaseHTTPRequestHandler):
 
 
 def test_rejected_credentials(tmp_path: Path) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refuse)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        uri = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(_Refuse) as uri:
         path = config(tmp_path, uri, "x")
         done = ml_gate(
             "check",
@@ -222,8 +220,6 @@ def test_rejected_credentials(tmp_path: Path) -> None:
             cwd=tmp_path,
             env={"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_TOKEN": "secret-token-value"},
         )
-    finally:
-        server.shutdown()
     assert done.returncode == 2
     assert done.stderr == (
         f"ml-gate: tracker error: the MLflow server at {uri} refused the credentials "

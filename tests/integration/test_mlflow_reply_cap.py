@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import ML_GATE, ml_gate
+from cli_helpers import ML_GATE, measuring_peak_rss, ml_gate, peak_rss_mib
 from fakes.huge_reply import MIB, huge_reply_server
 from mlflow_helpers import RunLogger
 
@@ -40,20 +40,13 @@ def write_config(tmp_path: Path, uri: str, experiment: str, extra: str = "") -> 
     return path
 
 
-def peak_rss_mib(config: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`ml-gate check` in a wrapper that reports the largest resident size of its one child."""
-    wrapper = (
-        "import resource, subprocess, sys\n"
-        "code = subprocess.call(sys.argv[2:])\n"
-        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "open(sys.argv[1], 'w').write(str(peak))\n"
-        "sys.exit(code)\n"
-    )
+def check_measured(config: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`ml-gate check` and its peak resident size in MiB."""
     rss = tmp_path / "rss"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))}
     command = [*ML_GATE, "check", "-c", str(config), "--commit", HEAD]
     done = subprocess.run(
-        [sys.executable, "-c", wrapper, str(rss), *command],
+        measuring_peak_rss(command, rss),
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -61,7 +54,7 @@ def peak_rss_mib(config: Path, tmp_path: Path) -> tuple[subprocess.CompletedProc
         timeout=300,
         check=False,
     )
-    return done, int(rss.read_text()) / 1024  # ru_maxrss is in KiB on Linux
+    return done, peak_rss_mib(rss)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units differ off Linux")
@@ -71,7 +64,7 @@ def test_a_400_mib_reply_is_refused_after_the_limit(
     uri, sent = huge_server
 
     started = time.monotonic()
-    done, rss = peak_rss_mib(write_config(tmp_path, uri, "e"), tmp_path)
+    done, rss = check_measured(write_config(tmp_path, uri, "e"), tmp_path)
     took = time.monotonic() - started
 
     assert done.returncode == 2, done.stderr[-2000:]

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import socket
 import sqlite3
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from fakes.loopback import serving
 from mlflow_helpers import RunLogger, free_port
 
 from mlaction.config.schema import TrackerConfig
@@ -143,12 +143,8 @@ class _Html404(_Html):
 
 @pytest.mark.parametrize("handler", [_Html, _Html404])
 def test_a_server_answering_html_is_not_mlflow(handler: type[_Html]) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        message = failure(f"http://127.0.0.1:{server.server_address[1]}")
-    finally:
-        server.shutdown()
+    with serving(handler) as url:
+        message = failure(url)
     assert "is not an MLflow server (it answered HTML with HTTP" in message
     assert "at /api/2.0/mlflow/" in message
 

@@ -7,12 +7,12 @@ import contextlib
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from fakes.loopback import serving
 from fakes.wandb_server import FakeWandbServer
 
 from mlaction.config import TrackerConfig
@@ -44,13 +44,8 @@ def elsewhere() -> Iterator[tuple[str, list[str]]]:
     """A loopback server that records the Authorization header of every request."""
     seen: list[str] = []
     handler = type("Recorder", (_Recorder,), {"seen": seen})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as url:
+        yield url, seen
 
 
 def test_mlflow_token_stays_with_the_environments_server(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gzip
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
+from fakes.loopback import serving
 
 from mlaction.github.transport import MAX_REPLY, Transport
 from mlaction.httpcap import MIB, ReplyTooLarge, cap_replies, limit_of
@@ -48,11 +48,8 @@ class _Replies(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Replies)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_Replies) as url:
+        yield url
 
 
 @pytest.fixture
