@@ -3,7 +3,7 @@
 # by the release workflow) and copies the package on top. A job pulls one image and copies two
 # paths; the tag below is the hash of the lock file and docker/deps.Dockerfile, rewritten by
 # `make lock` (a test fails when it is stale). `make image` builds that image locally first.
-FROM ghcr.io/ml-gate/ml-gate-deps:24516597b6bdc184
+FROM ghcr.io/ml-gate/ml-gate-deps:27fea04869326e79
 
 COPY mlaction /app/mlaction
 COPY entrypoint.py /app/entrypoint.py

@@ -72,9 +72,11 @@ def _declared(response: requests.Response) -> int | None:
 
 def cap_replies(session: requests.Session, limit: int) -> None:
     """Read no reply of `session` past `limit` bytes (see the module's docstring)."""
+    if limit_of(session) == limit:
+        return
     hooks = session.hooks.setdefault("response", [])
-    hooks[:] = [h for h in hooks if not isinstance(h, _Cap)]
-    hooks.append(_Cap(limit))
+    # One assignment: a request dispatched meanwhile on another thread never sees no limit.
+    hooks[:] = [*(h for h in hooks if not isinstance(h, _Cap)), _Cap(limit)]
 
 
 def limit_of(session: requests.Session) -> int | None:

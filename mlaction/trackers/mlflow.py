@@ -26,6 +26,7 @@ from mlaction.trackers.base import ModelVersionRef, RunQuery
 from mlaction.trackers.mlflow_errors import (
     MISSING,
     MISSING_ALIAS,
+    ReplyTooLargeError,
     first_line,
     is_rest_answer,
     network_error,
@@ -204,16 +205,44 @@ class MlflowTracker:
                 f"metrics.{quote_key(query.order_by)} {direction}",
                 "attributes.start_time DESC",
             ]
-        experiment_id = self.experiment_id
         where = " and ".join(clauses)
         limit = max(1, query.limit)
-        found = self._call(
-            lambda: self.client.search_runs(
-                [experiment_id], filter_string=where, max_results=limit, order_by=order
-            )
-        )
+        found = self._pages(where, order, limit)
         _log.debug("search_runs %r order by %r, limit %d: %d runs", where, order, limit, len(found))
         return [self._to_run(r) for r in found]
+
+    def _pages(self, where: str, order: list[str], limit: int) -> list[Any]:
+        """`limit` runs in one reply; when that reply is over `tracker.max_reply_mb` (runs with
+        thousands of metrics), the same runs in smaller pages, each under the limit."""
+        experiment_id = self.experiment_id
+        for size in _page_sizes(limit):
+            found: list[Any] = []
+            token: str | None = None
+            try:
+                while len(found) < limit:
+                    page = self._call(partial(self._page, experiment_id, where, order, size, token))
+                    found += page
+                    token = page.token
+                    if not token:
+                        break
+            except ReplyTooLargeError:
+                if size == 1:
+                    raise
+                _log.debug("a reply of %d runs is over tracker.max_reply_mb: smaller pages", size)
+                continue
+            return found[:limit]
+        raise AssertionError("unreachable: the last page size is 1")
+
+    def _page(
+        self, experiment_id: str, where: str, order: list[str], size: int, token: str | None
+    ) -> Any:
+        return self.client.search_runs(
+            [experiment_id],
+            filter_string=where,
+            max_results=size,
+            order_by=order,
+            page_token=token,
+        )
 
     def get_run(self, run_id: str) -> Run:
         # By primary key: one indexed lookup, whatever the size of the experiment.
@@ -332,6 +361,14 @@ class MlflowTracker:
                     hint="Check `tracker.uri` / MLFLOW_TRACKING_URI.",
                 )
             ) from None
+
+
+def _page_sizes(limit: int) -> list[int]:
+    """The whole answer first, then pages a tenth of the size each time, down to one run."""
+    sizes = [limit]
+    while sizes[-1] > 1:
+        sizes.append(max(1, sizes[-1] // 10))
+    return sizes
 
 
 def _missing_module(uri: str, exc: ImportError) -> TrackerError:

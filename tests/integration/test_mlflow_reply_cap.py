@@ -124,3 +124,29 @@ def test_the_limit_must_be_sane(tmp_path: Path) -> None:
 
     assert done.returncode == 2, done.stderr
     assert "max_reply_mb must be between 1 and 4096" in done.stderr
+
+
+def test_many_large_runs_are_read_in_pages_under_the_limit(tmp_path: Path, runs: RunLogger) -> None:
+    # 15 runs of about 150 KB each: the history's one reply (2.3 MB) is over a 1 MiB limit,
+    # pages of one run are not. Before: exit 2, "sent a reply larger than 1 MiB".
+    from mlflow.entities import Metric
+
+    stamp = int(time.time() * 1000)
+    for i in range(15):
+        run_id = runs.log(f"{i + 1:x}" * 40, metrics={"accuracy": 0.9}, status="RUNNING")
+        names = (f"per_class_{k:04d}" for k in range(1000))
+        runs.client.log_batch(run_id, metrics=[Metric(n, 0.5, stamp, 0) for n in names])
+        runs.client.set_terminated(run_id, end_time=stamp)
+    runs.log(HEAD, branch="feature", metrics={"accuracy": 0.91})
+    config = write_config(tmp_path, runs.uri, runs.experiment, ", max_reply_mb: 1")
+    config.write_text(config.read_text().replace("{select: none}", "{select: latest}"))
+
+    done = ml_gate(
+        "check", "-c", str(config), "--commit", HEAD, "--json", str(tmp_path / "r.json"),
+        cwd=tmp_path,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["baseline_reason"] == "latest finished run"
+    assert report["history_runs"] == 14  # the other 14 of the 15 runs on the branch

@@ -57,18 +57,21 @@ def probe(base_url: str, key: str, timeout: float) -> int | None:
 
     auth = "Basic " + base64.b64encode(f"api:{key}".encode()).decode()
     try:
-        reply = requests.post(
+        # Only the status is read: streamed, the body is never downloaded.
+        with requests.post(
             f"{base_url}/graphql",
             data=_PROBE,
             headers={"Authorization": auth, "Content-Type": "application/json"},
             timeout=timeout,
             allow_redirects=False,
-        )
+            stream=True,
+        ) as reply:
+            status = reply.status_code
     except requests.RequestException as exc:
         log.debug("W&B probe of %s got no answer: %s", base_url, type(exc).__name__)
         return None
-    log.debug("W&B probe of %s answered HTTP %s", base_url, reply.status_code)
-    return reply.status_code
+    log.debug("W&B probe of %s answered HTTP %s", base_url, status)
+    return status
 
 
 class Classifier:
