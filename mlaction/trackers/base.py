@@ -39,7 +39,8 @@ class RunQuery:
 
     `order_by=None` orders newest first (by start time); otherwise by that metric,
     descending when `descending` (best first for a maximised metric). `started_after` keeps only
-    runs started at or after that time (a tracker that is not a `TimeWindowTracker` ignores it).
+    runs started at or after that time, `started_before` only runs started before it (a tracker
+    that is not a `TimeWindowTracker` ignores both).
     """
 
     limit: int = 1
@@ -50,6 +51,7 @@ class RunQuery:
     descending: bool = True
     bound: MetricBound | None = None
     started_after: datetime | None = None
+    started_before: datetime | None = None
     extra_filter: str | None = None
 
 
@@ -90,7 +92,8 @@ class Tracker(Protocol):
 
 
 class TimeWindowTracker(Protocol):
-    """Trackers whose `search` honours `RunQuery.started_after` server-side (MLflow).
+    """Trackers whose `search` honours `RunQuery.started_after` and `started_before` server-side
+    (MLflow).
 
     For them the newest-runs queries ask for a time window first and widen it: on a large
     experiment the database then reads the window, not every run.

@@ -85,7 +85,7 @@ def number(value: float) -> str:
 
 class MlflowTracker:
     name = "mlflow"
-    filters_start_time = True  # RunQuery.started_after becomes `attributes.start_time >= ...`
+    filters_start_time = True  # started_after / _before: `attributes.start_time >= / < ...`
 
     def __init__(self, uri: str, config: TrackerConfig) -> None:
         # Bound every request: per-request timeout and few, short retries (the MLflow client
@@ -180,6 +180,9 @@ class MlflowTracker:
         if query.started_after is not None:
             millis = int(query.started_after.timestamp() * 1000)
             clauses.append(f"attributes.start_time >= {millis}")
+        if query.started_before is not None:
+            millis = int(query.started_before.timestamp() * 1000)
+            clauses.append(f"attributes.start_time < {millis}")
         if query.bound is not None:
             b = query.bound
             clauses.append(f"metrics.{quote_key(b.metric)} {b.op} {number(b.value)}")

@@ -30,10 +30,13 @@ class Recording(MlflowTracker):
     """The MLflow tracker, recording each query it is asked."""
 
     queries: list[RunQuery]
+    answered: list[str]  # the run ids of every answer, in order
 
     def search(self, query: RunQuery) -> list[Run]:
         self.queries.append(query)
-        return super().search(query)
+        found = super().search(query)
+        self.answered = [*getattr(self, "answered", []), *(r.id for r in found)]
+        return found
 
 
 def setup(runs: RunLogger, text: str) -> tuple[GateConfig, Recording, MlflowTracker]:
@@ -77,6 +80,9 @@ def test_history_widens_until_it_has_enough_runs(runs: RunLogger) -> None:
     assert len(windows) == len(WINDOWS) + 1  # every window, then the unbounded query
     assert windows[-1] is None
     assert all(w is not None for w in windows[:-1])
+    # Each window asks only for older runs than the last: no run is read twice.
+    assert len(recording.answered) == len(set(recording.answered)) == 13, recording.answered
+    assert [q.started_before for q in recording.queries[1:]] == windows[:-1]
 
 
 def test_history_from_the_first_window_when_it_is_full(runs: RunLogger) -> None:
