@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from fakes.wandb_artifacts import ARTIFACT_HANDLERS
+from fakes.wandb_artifacts import ARTIFACT_HANDLERS, artifact_node
 from fakes.wandb_filters import lookup, matches, sort_key
-from fakes.wandb_registry import REGISTRY_HANDLERS, FakeRegistry, link_aliases
+from fakes.wandb_registry import REGISTRY_HANDLERS, FakeRegistry
 
 FAKE_WANDB_KEY = "f" * 40  # as long as a real W&B key; valid nowhere
 _OP_NAME = re.compile(r"\b(?:query|mutation)\s+(\w+)")
@@ -65,6 +65,9 @@ class FakeArtifact:
     logged_by: str | None
     tags: list[str] = field(default_factory=list)  # W&B artifact tags (`ArtifactFragment.tags`)
     used_by: list[str] = field(default_factory=list)  # run ids: `run.use_artifact(...)`
+    # PENDING (created, upload not committed), COMMITTED or DELETED: sdk/artifacts/
+    # artifact_state.py `ArtifactState`, read by `Artifact.state` (ArtifactFragment `state`)
+    state: str = "COMMITTED"
 
 
 def _iso(moment: datetime) -> str:
@@ -183,15 +186,17 @@ class FakeWandbServer:
         aliases: list[str] | tuple[str, ...] = (),
         metadata: Mapping[str, Any] | None = None,
         logged_by: str | None = None,
+        state: str = "COMMITTED",
     ) -> FakeArtifact:
-        """A new version of artifact `name` (v0, v1, ...); an alias moves to the newest holder."""
+        """A new version of artifact `name` (v0, v1, ...) in `state`; an alias moves to the
+        newest holder (which state the version is in does not matter: fakes/wandb_artifacts.py)."""
         self.add_project(entity, project)
         same = [
             a for a in self.artifacts if (a.entity, a.project, a.name) == (entity, project, name)
         ]
         artifact = FakeArtifact(
             f"QXJ0aWZhY3Q6{len(self.artifacts) + 1}", entity, project, name, len(same), type,
-            [], dict(metadata or {}), logged_by,
+            [], dict(metadata or {}), logged_by, state=state,
         )  # fmt: skip
         self.artifacts.append(artifact)
         for alias in dict.fromkeys(aliases):
@@ -275,22 +280,7 @@ class FakeWandbServer:
         art.aliases.append(alias)
 
     def artifact_node(self, art: FakeArtifact) -> dict[str, Any]:
-        project = self.project_node({"entity": art.entity, "project": art.project})
-        collection = {"__typename": "ArtifactSequence", "id": f"seq-{art.name}",
-                      "name": art.name, "project": project}  # fmt: skip
-        return {
-            "__typename": "Artifact", "id": art.id, "artifactSequence": collection,
-            "versionIndex": art.version, "artifactType": {"name": art.type}, "description": None,
-            "metadata": json.dumps(art.metadata), "ttlDurationSeconds": -1,
-            "ttlIsInherited": True, "historyStep": None, "state": "COMMITTED",
-            "tags": [{"__typename": "Tag", "id": f"tag-{t}", "name": t} for t in art.tags],
-            "size": 0, "digest": f"digest-{art.id}", "digestAlgorithm": "MANIFEST_MD5",
-            "commitHash": None, "fileCount": 0, "createdAt": _iso(_EPOCH),
-            "updatedAt": None,
-            "aliases": [{"__typename": "ArtifactAlias", "id": f"{art.id}-{a}", "alias": a,
-                         "artifactCollection": collection} for a in art.aliases]
-            + link_aliases(self, art),  # and in each registry collection it is linked into
-        }  # fmt: skip
+        return artifact_node(self, art)  # fakes/wandb_artifacts.py
 
 
 def _basic(key: str) -> str:
