@@ -6,11 +6,19 @@ it. Promotion adds the alias through the client (`artifact.aliases = [...]`, `ar
 which in wandb 0.31.0 sends `AddAliases` then `UpdateArtifact`, `sdk/artifacts/artifact.py`
 `_update`). W&B keeps an alias on one version of a collection, so it leaves the version that had
 it. The alias is read back afterwards: ml-gate reports what holds, not what it asked for.
+
+Only COMMITTED versions count (`Artifact.state`, sdk/artifacts/artifact_state.py): a PENDING
+one was created but its upload did not finish (or failed), a DELETED one is gone.
+`Run.logged_artifacts()` (apis/public/artifacts.py `RunArtifacts`) asks the server for every
+state, unlike `Api.artifacts(...)`, which asks for `{"state": "COMMITTED"}`; so do
+`Api.artifact(name)` (ArtifactMembershipByName takes no filter) and `Run.used_artifacts()`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mlaction.errors import AliasNotFoundError, PromotionError, TrackerError
@@ -28,6 +36,10 @@ if TYPE_CHECKING:
 _RESERVED = re.compile(r"latest|v\d+")
 _ALIAS_SEPARATORS = frozenset("/:")
 ALIAS_MAXLEN = 128
+COMMITTED = "COMMITTED"  # sdk/artifacts/artifact_state.py `ArtifactState.COMMITTED`
+_STATES = {"PENDING": "its upload did not finish", "DELETED": "it was deleted"}
+
+log = logging.getLogger(__name__)
 
 
 class Missing:
@@ -42,6 +54,102 @@ def version_ref(model: str, artifact: Any, run_id: str | None) -> ModelVersionRe
         run_id=run_id,
         aliases=tuple(artifact.aliases),
         tags=tuple(sorted((str(k), param(v)) for k, v in metadata.items())),
+    )
+
+
+def uncommitted(artifact: Any) -> str | None:
+    """Why `artifact` does not count (`state PENDING: its upload did not finish`), or None."""
+    return _why(artifact.state)
+
+
+def _why(state: Any) -> str | None:
+    state = str(getattr(state, "value", state))  # a str, or the client's ArtifactState enum
+    if state == COMMITTED:
+        return None
+    return f"state {state}: {_STATES.get(state, 'not committed')}"
+
+
+def committed(artifacts: Iterable[Any], where: str) -> list[Any]:
+    """The committed ones; each other one is named in a debug line."""
+    kept = []
+    for artifact in artifacts:
+        if artifact is None:  # `RunArtifacts` answers None for an artifact without a project
+            continue
+        if why := uncommitted(artifact):
+            log.debug("W&B artifact `%s` of %s is not committed (%s): not counted",
+                      artifact.name, where, why)  # fmt: skip
+        else:
+            kept.append(artifact)
+    return kept
+
+
+def logged(t: WandbTracker, run: Any) -> list[Any]:
+    """The committed artifacts `run` logged (`Run.logged_artifacts()` answers every state)."""
+    where = f"run `{run.id}`"
+    doing = f"listing the artifacts logged by {where}"
+    found = t.call(doing, lambda: list(_skip_uncommitted(run.logged_artifacts(), where)))
+    return committed(found, where)
+
+
+def used(t: WandbTracker, run: Any) -> list[Any]:
+    """The artifacts `run` used (`Run.used_artifacts()`), in every state the client can read:
+    the run read that content, and the digest (`Artifact.digest`, the checksum of the
+    contents) names it whatever the state; leaving one out could make two runs' inputs look
+    alike. A PENDING one, which wandb 0.31.0 cannot read, stops the comparison."""
+    where = f"run `{run.id}`"
+    doing = f"listing the artifacts used by {where}"
+    listing = run.used_artifacts
+    return list(t.call(doing, lambda: list(_skip_uncommitted(listing(), where, used=True))))
+
+
+def _skip_uncommitted(listing: Any, where: str, *, used: bool = False) -> Any:
+    """`listing`, made to skip a node that is not committed before the client converts it
+    (or, for `used`, to refuse a PENDING one).
+
+    wandb 0.31.0 cannot convert a PENDING node: `Artifact._from_attrs` asserts the artifact's
+    id, which `Artifact.id` hides for a PENDING (draft) artifact, so one such node fails the
+    whole listing (an AssertionError). `RelayPaginator.convert_objects` (apis/paginator.py)
+    skips what `_convert` answers falsey; a client without that hook is filtered afterwards.
+    """
+    convert = getattr(listing, "_convert", None)
+    if not callable(convert):
+        return listing
+
+    def keep(node: Any) -> Any:
+        state = getattr(node, "state", None)
+        why = None if state is None else _why(state)
+        if why is None or (used and "PENDING" not in why):
+            return convert(node)
+        seq = getattr(getattr(node, "artifact_sequence", None), "name", "?")
+        name = f"{seq}:v{getattr(node, 'version_index', '?')}"
+        if used:
+            raise TrackerError(
+                f"{where} used W&B artifact `{name}`, which is not committed ({why}): its "
+                "inputs cannot be compared (`comparable.inputs`).",
+                hint="Re-run once the artifact's upload has finished (`artifact.wait()`).",
+            )
+        log.debug("W&B artifact `%s` of %s is not committed (%s): not counted", name, where, why)
+        return None
+
+    listing._convert = keep
+    return listing
+
+
+def alias_on_uncommitted(artifact: Any, where: str, alias: str) -> AliasNotFoundError | None:
+    """An alias on a version that is not committed resolves to nothing. An alias normally names
+    a committed version (W&B deletes a version only with its aliases, `Artifact.delete`), but
+    ArtifactMembershipByName takes no state filter, so ml-gate checks what it is given (wandb
+    0.31.0 cannot build a PENDING one at all: its AssertionError reads as "no such alias").
+    Resolving to nothing: no baseline (an error), no `registry.require_alias` match (the
+    check fails), and promotion moves the alias onto the candidate's committed version."""
+    why = uncommitted(artifact)
+    if why is None:
+        return None
+    return AliasNotFoundError(
+        f"alias `{alias}` of {where} is on version {artifact.version}, which is not committed "
+        f"({why}).",
+        hint="Wait for the upload to finish (`artifact.wait()` in the training run), or move "
+        "the alias to a committed version.",
     )
 
 
@@ -71,6 +179,8 @@ def resolve_alias(t: WandbTracker, model: str, alias: str) -> ModelVersionRef:
     name = f"{t.path}/{model}:{alias}"
     doing = f"resolving `{model}:{alias}`"
     artifact = t.call(doing, lambda: t.api.artifact(name), missing=missing)
+    if pending := alias_on_uncommitted(artifact, f"`{model}` in {t.describe()}", alias):
+        raise pending
     gone = Missing()  # the run that logged it was deleted: no run id
     doing = f"finding the run that logged `{model}:{alias}`"
     creator = t.call(doing, artifact.logged_by, missing=gone)
@@ -80,12 +190,9 @@ def resolve_alias(t: WandbTracker, model: str, alias: str) -> ModelVersionRef:
 
 def model_versions(t: WandbTracker, model: str, run_id: str) -> list[ModelVersionRef]:
     """The versions of collection `model` that run `run_id` logged in this project, newest first."""
-    run = t.fetch_run(run_id)
-    doing = f"listing the artifacts logged by run `{run_id}`"
-    logged = t.call(doing, lambda: [a for a in run.logged_artifacts() if a is not None])
     mine = [
         a
-        for a in logged
+        for a in logged(t, t.fetch_run(run_id))
         if str(a.name).rsplit(":", 1)[0] == model and (a.entity, a.project) == (t.entity, t.project)
     ]
     refs = [version_ref(model, a, run_id) for a in mine]
@@ -130,7 +237,7 @@ def set_alias(t: WandbTracker, model: str, alias: str, version: str) -> None:
 def _version(t: WandbTracker, model: str, index: int, alias: str, what: str) -> Any:
     try:
         api = t.api
-        return api.artifact(f"{t.path}/{model}:v{index}")
+        artifact = api.artifact(f"{t.path}/{model}:v{index}")
     except TrackerError as exc:
         raise PromotionError(f"moving {what} failed: {exc.message}", hint=exc.hint) from None
     except Exception as exc:
@@ -142,6 +249,13 @@ def _version(t: WandbTracker, model: str, index: int, alias: str, what: str) -> 
                 "logged that version with `run.log_artifact(...)` in this project.",
             ) from None
         raise promotion_error(t, exc, what) from None
+    if why := uncommitted(artifact):  # a version by name: `Api.artifact` returns any state
+        raise PromotionError(
+            f"cannot point alias `{alias}` at v{index} of W&B artifact `{t.path}/{model}`: that "
+            f"version is not committed ({why}).",
+            hint="Promote a committed version: wait for the upload to finish, or log it again.",
+        )
+    return artifact
 
 
 def _holder(t: WandbTracker, model: str, alias: str) -> str | None:

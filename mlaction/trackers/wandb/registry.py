@@ -26,8 +26,11 @@ from mlaction.errors import AliasNotFoundError, PromotionError, TrackerError, Us
 from mlaction.runs import ModelVersionRef
 from mlaction.trackers.wandb.artifacts import (
     Missing,
+    alias_on_uncommitted,
     alias_problem,
+    logged,
     promotion_error,
+    uncommitted,
     version_index,
     version_ref,
 )
@@ -108,6 +111,8 @@ def resolve_alias(t: WandbTracker, model: str, path: RegistryPath, alias: str) -
     )
     name = f"{_qualified(t, path)}:{alias}"
     linked = t.call(f"resolving `{path}:{alias}`", lambda: t.api.artifact(name), missing=missing)
+    if pending := alias_on_uncommitted(linked, f"W&B Registry collection `{path}`", alias):
+        raise pending
     gone = Missing()
     doing = f"finding the run that logged `{path}:{alias}`"
     creator = t.call(doing, linked.logged_by, missing=gone)
@@ -159,16 +164,15 @@ def _links_of(artifact: Any) -> Callable[[], Any]:
 
 
 def _logged(t: WandbTracker, run_id: str) -> list[Any]:
-    run = t.fetch_run(run_id)
-    doing = f"listing the artifacts logged by run `{run_id}`"
-    logged = t.call(doing, lambda: [a for a in run.logged_artifacts() if a is not None])
-    if len(logged) > MAX_LOGGED:
+    """The committed artifacts the run logged: a PENDING one is no model version (artifacts.py)."""
+    found = logged(t, t.fetch_run(run_id))
+    if len(found) > MAX_LOGGED:
         raise TrackerError(
-            f"run `{run_id}` logged {len(logged)} artifacts; ml-gate reads the Registry links "
+            f"run `{run_id}` logged {len(found)} artifacts; ml-gate reads the Registry links "
             f"of at most {MAX_LOGGED} (one request each).",
             hint="Log checkpoints to another run, or gate on a project artifact name instead.",
         )
-    return list(logged)
+    return found
 
 
 def promotion_versions(
@@ -242,7 +246,7 @@ def _source(t: WandbTracker, path: RegistryPath, target: str, version: str, what
         api = t.api
         artifact = api.artifact(name)
         # link the logged artifact itself (linking a link warns, wandb 0.31.0 `link`)
-        return artifact.source_artifact if linked else artifact
+        source = artifact.source_artifact if linked else artifact
     except Exception as exc:
         if api_failure(exc) is None:
             raise PromotionError(
@@ -251,6 +255,12 @@ def _source(t: WandbTracker, path: RegistryPath, target: str, version: str, what
                 f"`{t.path}` with `run.log_artifact(...)`.",
             ) from None
         raise _refused(t, exc, what) from None
+    if why := uncommitted(source):  # `Api.artifact` returns a version in any state
+        raise PromotionError(
+            f"cannot point {what}: W&B artifact `{name}` is not committed ({why}).",
+            hint="Promote a committed version: wait for the upload to finish, or log it again.",
+        )
+    return source
 
 
 def _holder(t: WandbTracker, target: str, alias: str, what: str) -> Any:

@@ -93,10 +93,9 @@ class WandbTracker:
         run = self.fetch_run(run_id)
         doing = f"listing the files of run `{run_id}`"
         found = set(wanted) & {f.name for f in self.call(doing, lambda: list(run.files(wanted)))}
-        if len(found) < len(wanted):
-            doing = f"listing the artifacts logged by run `{run_id}`"
-            logged = self.call(doing, lambda: [a.name for a in run.logged_artifacts()])
-            found |= set(wanted) & {name.rsplit(":", 1)[0] for name in logged}
+        if len(found) < len(wanted):  # a logged artifact counts once committed (artifacts.py)
+            logged = {str(a.name).rsplit(":", 1)[0] for a in artifacts.logged(self, run)}
+            found |= set(wanted) & logged
         return found
 
     def sweep_best(self, sweep_id: str) -> Run:
@@ -205,7 +204,5 @@ class WandbTracker:
     def used_datasets(self, run_id: str) -> tuple[DatasetInput, ...]:
         """The artifacts the run used (`Run.used_artifacts()`: name without the `:vN` alias,
         content digest), read only when `comparable.inputs` asks for them (one request)."""
-        run = self.fetch_run(run_id)
-        doing = f"listing the artifacts used by run `{run_id}`"
-        used = self.call(doing, lambda: list(run.used_artifacts()))
+        used = artifacts.used(self, self.fetch_run(run_id))  # in any state (artifacts.py)
         return tuple(DatasetInput(str(a.name).rsplit(":", 1)[0], str(a.digest), None) for a in used)
