@@ -431,3 +431,15 @@ def _b64(text: str) -> str:
     import base64
 
     return base64.b64encode(text.encode()).decode()
+
+
+def test_max_reply_mb_on_wandb_says_it_has_no_effect(
+    wandb_server: FakeWandbServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    fields = {"type": "wandb", "experiment": f"{E}/{P}"}
+    create(TrackerConfig.model_validate(fields))
+    assert "max_reply_mb" not in caplog.text
+
+    create(TrackerConfig.model_validate({**fields, "max_reply_mb": 8}))
+
+    assert "tracker.max_reply_mb has no effect on W&B" in caplog.text

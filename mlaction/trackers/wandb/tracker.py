@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 
 def create(config: TrackerConfig) -> WandbTracker:
+    if "max_reply_mb" in config.model_fields_set:
+        # wandb-core, the client's own service process, reads every reply (docs/scale.md).
+        log.warning("tracker.max_reply_mb has no effect on W&B: the wandb client reads replies")
     entity, project = settings.entity_project(config)
     base_url = settings.base_url(config)
     return WandbTracker(config, entity, project, base_url, settings.api_key(base_url))
