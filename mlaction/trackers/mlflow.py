@@ -16,6 +16,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -36,6 +37,7 @@ from mlaction.trackers.mlflow_errors import (
     reply_too_large,
     translate,
 )
+from mlaction.trackers.mlflow_filters import filter_clauses, quote_key, quote_value
 from mlaction.trackers.mlflow_http import cap_replies, forward_retries
 from mlaction.trackers.mlflow_runs import to_run
 from mlaction.trackers.mlflow_store import check_store
@@ -43,7 +45,6 @@ from mlaction.trackers.mlflow_store import check_store
 COMMIT_TAGS = ("mlflow.source.git.commit", "git_commit", "commit")
 BRANCH_TAGS = ("mlflow.source.git.branch", "git_branch", "branch")
 _T = TypeVar("_T")
-_LOWEST, _HIGHEST = -1.0e308, 1.0e308
 _log = logging.getLogger(__name__)
 
 
@@ -57,30 +58,6 @@ def create(config: TrackerConfig) -> MlflowTracker:
             "MLFLOW_TRACKING_URI in the step's `env:`.",
         )
     return MlflowTracker(check_store(uri), config)
-
-
-def quote_key(key: str) -> str:
-    """Backtick-quote a metric/tag/param name for an MLflow filter or order_by."""
-    if "`" in key:
-        raise TrackerError(
-            f"the name {key!r} contains a backtick, which MLflow filters cannot quote."
-        )
-    return f"`{key}`"
-
-
-def quote_value(value: str) -> str:
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise TrackerError(
-        f"the value {value!r} contains both quote characters; MLflow cannot filter on it."
-    )
-
-
-def number(value: float) -> str:
-    """A float literal MLflow's filter parser reads (it splits `1e+20` at the `+`)."""
-    return repr(float(value)).replace("e+", "e")
 
 
 class MlflowTracker:
@@ -106,6 +83,8 @@ class MlflowTracker:
             raise _missing_module(uri, exc) from None
         self.ui_url = public_url(uri)
         self._experiment_id: str | None = None
+        # (commit tag, branch tag) a windowed query found runs with (`search`)
+        self._spellings: dict[RunQuery, tuple[str | None, str | None]] = {}
 
     def describe(self) -> str:
         return f"MLflow experiment `{self.config.experiment}` at {self._where()}"
@@ -135,16 +114,23 @@ class MlflowTracker:
     def search(self, query: RunQuery) -> list[Run]:
         # The commit and the branch are read from the first tag that has them: one query in
         # the common case (MLflow's own tags); the other spellings only when it finds nothing.
+        # An older time window (`started_before`) keeps the spelling a newer window of the
+        # same query found runs with, so the windows together answer as the unbounded query.
+        family = replace(query, limit=0, started_after=None, started_before=None)
+        chosen = self._spellings.get(family) if query.started_before is not None else None
         commit_tags = self._tags(self.config.commit_tag, COMMIT_TAGS, bool(query.commits))
         if len(query.commits) > 1:
             commit_tags = [None]  # _search_commits matches them on the runs it reads
-        for branch_tag in self._tags(self.config.branch_tag, BRANCH_TAGS, bool(query.branch)):
-            for commit_tag in commit_tags:
+        branch_tags = self._tags(self.config.branch_tag, BRANCH_TAGS, bool(query.branch))
+        for branch_tag in branch_tags if chosen is None else [chosen[1]]:
+            for commit_tag in commit_tags if chosen is None else [chosen[0]]:
                 if len(query.commits) > 1:
                     runs = self._search_commits(query, branch_tag)
                 else:
-                    runs = self._search(self._filter(query, commit_tag, branch_tag), query)
+                    runs = self._search(filter_clauses(query, commit_tag, branch_tag), query)
                 if runs:
+                    if query.started_after is not None:
+                        self._spellings.setdefault(family, (commit_tag, branch_tag))
                     return runs
         return []
 
@@ -164,40 +150,10 @@ class MlflowTracker:
             finished_only=query.finished_only,
             extra_filter=query.extra_filter,
         )
-        clause = [*self._filter(base, None, branch_tag), f"tags.{quote_key(tag)} IS NOT NULL"]
+        clause = [*filter_clauses(base, None, branch_tag), f"tags.{quote_key(tag)} IS NOT NULL"]
         wanted = set(query.commits)
         runs = [r for r in self._search(clause, base) if r.commit in wanted]
         return runs[: query.limit] if query.order_by is None else runs
-
-    def _filter(self, query: RunQuery, commit_tag: str | None, branch_tag: str | None) -> list[str]:
-        clauses: list[str] = []
-        if commit_tag and query.commits:
-            clauses.append(f"tags.{quote_key(commit_tag)} = {quote_value(query.commits[0])}")
-        if query.branch and branch_tag:
-            clauses.append(f"tags.{quote_key(branch_tag)} = {quote_value(query.branch)}")
-        if query.finished_only:
-            clauses.append("attributes.status = 'FINISHED'")
-        if query.started_after is not None:
-            millis = int(query.started_after.timestamp() * 1000)
-            clauses.append(f"attributes.start_time >= {millis}")
-        if query.started_before is not None:
-            millis = int(query.started_before.timestamp() * 1000)
-            clauses.append(f"attributes.start_time < {millis}")
-        if query.bound is not None:
-            b = query.bound
-            clauses.append(f"metrics.{quote_key(b.metric)} {b.op} {number(b.value)}")
-        if query.order_by and (query.bound is None or query.bound.metric != query.order_by):
-            # "Has the metric": always true for the runs that can rank, and it lets the server
-            # filter on the metric before ordering. On an un-analyzed SQLite store, ordering
-            # 10,000 runs by a metric without it takes seconds; with it, milliseconds.
-            # It also leaves out the infinity that would rank first (stored as DBL_MAX), so
-            # a branch of diverged runs cannot crowd the finite ones out of the page.
-            key = quote_key(query.order_by)
-            has = f"< {number(_HIGHEST)}" if query.descending else f"> {number(_LOWEST)}"
-            clauses.append(f"metrics.{key} {has}")
-        if query.extra_filter:
-            clauses.append(query.extra_filter)
-        return clauses
 
     def _search(self, clauses: list[str], query: RunQuery) -> list[Run]:
         if query.order_by is None:
@@ -215,26 +171,36 @@ class MlflowTracker:
         return [self._to_run(r) for r in found]
 
     def _pages(self, where: str, order: list[str], limit: int) -> list[Any]:
-        """`limit` runs in one reply; when that reply is over `tracker.max_reply_mb` (runs with
-        thousands of metrics), the same runs in smaller pages, each under the limit."""
+        """`limit` runs in one reply; when a reply is over `tracker.max_reply_mb` (runs with
+        thousands of metrics), the rest in pages a tenth of the size, from where it stopped."""
         experiment_id = self.experiment_id
-        for size in _page_sizes(limit):
-            found: list[Any] = []
-            token: str | None = None
+        found: dict[str, Any] = {}  # by run id: a run logged meanwhile shifts MLflow's offsets
+        token: str | None = None
+        size = limit
+        for _ in range(limit + len(_page_sizes(limit))):  # each answered page adds a run
             try:
-                while len(found) < limit:
-                    page = self._call(partial(self._page, experiment_id, where, order, size, token))
-                    found += page
-                    token = page.token
-                    if not token:
-                        break
+                page = self._call(
+                    partial(
+                        self._page,
+                        experiment_id,
+                        where,
+                        order,
+                        min(size, limit - len(found)),
+                        token,
+                    )
+                )
             except ReplyTooLargeError:
                 if size == 1:
                     raise
-                _log.debug("a reply of %d runs is over tracker.max_reply_mb: smaller pages", size)
+                size = max(1, size // 10)
+                _log.debug("a reply is over tracker.max_reply_mb: pages of %d runs", size)
                 continue
-            return found[:limit]
-        raise AssertionError("unreachable: the last page size is 1")
+            for run in page:
+                found.setdefault(run.info.run_id, run)
+            token = page.token
+            if not page or not token or len(found) >= limit:
+                break
+        return list(found.values())[:limit]
 
     def _page(
         self, experiment_id: str, where: str, order: list[str], size: int, token: str | None
@@ -367,7 +333,7 @@ class MlflowTracker:
 
 
 def _page_sizes(limit: int) -> list[int]:
-    """The whole answer first, then pages a tenth of the size each time, down to one run."""
+    """The page sizes `_pages` can step through: the whole answer, then a tenth each time."""
     sizes = [limit]
     while sizes[-1] > 1:
         sizes.append(max(1, sizes[-1] // 10))

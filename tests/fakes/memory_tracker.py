@@ -2,24 +2,24 @@
 
 It answers `search` the way the real trackers answer it on their servers, rule by rule:
 
-- `commits`: a run matches when its commit is one of them (mlaction/trackers/mlflow.py: one
-  commit is a tag equality in `_filter`, several are matched on the runs read in
-  `_search_commits`; mlaction/trackers/wandb.py `build_filters`: `$in`).
+- `commits`: a run matches when its commit is one of them (mlaction/trackers: one commit is a
+  tag equality in mlflow_filters.py `filter_clauses`, several are matched on the runs read in
+  mlflow.py `_search_commits`; wandb/query.py `build_filters`: `$in`).
 - `branch`: the run's branch equals it; a run without a branch never matches (an MLflow tag
   equality, a W&B `config.git_branch` equality).
 - `finished_only`: status `finished` only (MLflow `attributes.status = 'FINISHED'`, W&B
   `{"state": "finished"}`); otherwise every status, running ones included.
 - `order_by` a metric: a run without the metric is left out, and so is the infinity that would
-  rank first (MLflow's "has the metric" clause in mlflow.py `_filter`: `metrics.m < 1e308`
-  descending, `metrics.m > -1e308` ascending, left out when `bound` is on the same metric; W&B's
-  `$exists` in `build_filters`). MLflow (3.17 sqlalchemy_store `sanitize_metric_value` and
-  `_get_non_attribute_filter_clauses`) stores NaN as 0 with `is_nan` and lets NaN satisfy no
-  comparison but `!=`, and stores +-inf as +-1.797e308, which it returns too; mlflow.py reads
-  that back as +-inf, so runs here keep their infinities and every comparison and sort uses the
-  stored value (`_stored`): an ordered query drops NaN, and a bounded one keeps the +inf that
-  ranks above every number descending. Runs are
-  ordered by the metric, ascending or descending, ties broken by start time, newest first, then
-  by run id (mlflow.py `_search` sends `attributes.start_time DESC`; sqlalchemy_store
+  rank first (MLflow's "has the metric" clause in mlflow_filters.py `filter_clauses`: `metrics.m
+  < 1e308` descending, `metrics.m > -1e308` ascending, left out when `bound` is on the same
+  metric; W&B's `$exists` in `build_filters`). MLflow (3.17 sqlalchemy_store
+  `sanitize_metric_value` and `_get_non_attribute_filter_clauses`) stores NaN as 0 with `is_nan`
+  and lets NaN satisfy no comparison but `!=`, and stores +-inf as +-1.797e308, which it returns
+  too; mlflow.py reads that back as +-inf, so runs here keep their infinities and every
+  comparison and sort uses the stored value (`_stored`): an ordered query drops NaN, and a
+  bounded one keeps the +inf that ranks above every number descending. Runs are ordered by the
+  metric, ascending or descending, ties broken by start time, newest first, then by run id
+  (mlflow.py `_search` sends `attributes.start_time DESC`; sqlalchemy_store
   `_get_orderby_clauses` appends `run_uuid`). With `flavour="wandb"` a NaN or -inf run is kept
   (`$exists` is true for it). The W&B server sorts NaN as its MySQL store sorts NULL (first
   ascending, last descending: tests/fakes/wandb_server.py `_sort_key`) and applies the limit;
@@ -60,7 +60,7 @@ from mlaction.trackers.base import RunQuery
 
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 _DOUBLE_MAX = 1.7976931348623157e308  # how MLflow's SQL store writes an infinite metric
-_LOWEST, _HIGHEST = -1.0e308, 1.0e308  # mlflow.py: the "has the metric" thresholds
+_LOWEST, _HIGHEST = -1.0e308, 1.0e308  # mlflow_filters.py: the "has the metric" thresholds
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "=": operator.eq,
     "!=": operator.ne,

@@ -8,6 +8,7 @@ was tried first).
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from mlflow_helpers import RunLogger
@@ -16,7 +17,7 @@ from mlaction.baselines import find_baseline
 from mlaction.config.load import parse_config
 from mlaction.config.schema import GateConfig, TrackerConfig
 from mlaction.gitcontext import GitContext
-from mlaction.queries import WINDOWS
+from mlaction.queries import WINDOWS, newest
 from mlaction.runs import Run
 from mlaction.selection import find_history
 from mlaction.trackers.base import RunQuery
@@ -117,6 +118,27 @@ def test_history_shorter_than_the_window(runs: RunLogger) -> None:
     unbounded = tracker.search(RunQuery(limit=23))
     assert ids(history) == ids([r for r in unbounded if r.id != candidate.id])
     assert len(history) == 4
+
+
+def test_windows_keep_the_tag_spelling_their_first_runs_had(runs: RunLogger) -> None:
+    # MLflow's own branch tag on three runs, the fallback spelling `git_branch` on two older
+    # ones: the unbounded query reads MLflow's tag and stops; so must the windows.
+    now = runs.clock + DAY
+    for back in (0.5 * HOUR, 0.7 * HOUR, 500 * HOUR):
+        runs.log(f"{int(back):040x}", metrics={"accuracy": 0.9}, start_ms=now - int(back))
+    for back in (5 * HOUR, 6 * HOUR):
+        tags = {"git_branch": "main"}
+        runs.log(
+            f"{back:040x}", branch=None, tags=tags, metrics={"accuracy": 0.9}, start_ms=now - back
+        )
+    _, recording, tracker = setup(runs, "metrics: {accuracy: {min: 0.1}}\ncomment: {history: 10}\n")
+    query = RunQuery(limit=10, branch="main")
+
+    windowed = newest(recording, query, datetime.fromtimestamp(now / 1000, tz=timezone.utc))
+
+    assert ids(windowed) == ids(tracker.search(query))  # before: the two `git_branch` runs too
+    assert len(windowed) == 3
+    assert len(recording.queries) > 2  # the windows were taken
 
 
 BEST = "baseline: {select: best, branch: main}\nmetrics:\n  accuracy: {min: 0.1}\n"

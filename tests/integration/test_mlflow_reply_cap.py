@@ -15,12 +15,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import ML_GATE, measuring_peak_rss, ml_gate, peak_rss_mib
 from fakes.huge_reply import MIB, huge_reply_server
+from fakes.loopback import serving
 from mlflow_helpers import RunLogger
+
+from mlaction.config import TrackerConfig
+from mlaction.trackers.base import RunQuery
+from mlaction.trackers.mlflow import MlflowTracker
 
 HEAD = "a" * 40
 
@@ -150,3 +157,48 @@ def test_many_large_runs_are_read_in_pages_under_the_limit(tmp_path: Path, runs:
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["baseline_reason"] == "latest finished run"
     assert report["history_runs"] == 14  # the other 14 of the 15 runs on the branch
+    query = RunQuery(limit=16)
+    whole, paged = (
+        MlflowTracker(
+            runs.uri, TrackerConfig(uri=runs.uri, experiment=runs.experiment, max_reply_mb=mb)
+        )
+        for mb in (64, 1)
+    )
+    assert [r.id for r in paged.search(query)] == [r.id for r in whole.search(query)]
+
+
+class _EndlessPages(BaseHTTPRequestHandler):
+    """An experiment, and a search that answers no runs and yet another page, forever."""
+
+    searches: list[str]
+
+    def _json(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # experiments/get-by-name
+        experiment = {"experiment_id": "1", "name": "e", "lifecycle_stage": "active"}
+        self._json({"experiment": experiment})
+
+    def do_POST(self) -> None:  # runs/search
+        self.searches.append(self.path)
+        self._json({"runs": [], "next_page_token": "eyJvZmZzZXQiOiAxMDB9"})
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_server_that_pages_forever_is_asked_once(tmp_path: Path) -> None:
+    searches: list[str] = []
+    handler = type("Endless", (_EndlessPages,), {"searches": searches})
+    with serving(handler) as uri:
+        tracker = MlflowTracker(uri, TrackerConfig(uri=uri, experiment="e", timeout=5))
+
+        found = tracker.search(RunQuery(limit=50, finished_only=False))
+
+    assert found == []
+    assert len(searches) == 1, searches  # before: a new request for every empty page, forever
