@@ -222,7 +222,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from mlaction.gitcontext import discover_git
 
     env = dict(os.environ)
-    git = discover_git(env, args.commit, args.base_commit, args.branch)
+    git = discover_git(env, args.commit, args.base_commit, args.branch, run_id=args.run_id)
     settings = Settings(
         config_path=args.config,
         git=git,
@@ -309,6 +309,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
     """Post a saved report. Its purpose is posting: failing to post is exit 2."""
     from mlaction.action import trusted_comment_id
     from mlaction.engine import comment_marker
+    from mlaction.gitcontext import github_token
     from mlaction.github.client import GitHubClient
     from mlaction.github.publish import should_create
     from mlaction.github.runner import GitHubContext
@@ -320,7 +321,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
     repository = args.repo or ctx.repository
     if not repository:
         raise UsageError("no repository: pass --repo owner/name or set GITHUB_REPOSITORY.")
-    token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or ""
+    token = github_token(env) or ""
     saved = load_report(args.report)  # untrusted: validated, and never the source of the marker
     marker = comment_marker(trusted_comment_id(args.config, Path.cwd(), env))
     client = GitHubClient(token, api_url=ctx.api_url, repository=repository, login=args.author)

@@ -8,6 +8,8 @@ network).
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlaction.errors import GitHubError, UsageError
+
+_log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from mlaction.github.runner import GitHubContext
@@ -108,13 +112,16 @@ def discover_git(
     commit: str | None = None,
     base_commit: str | None = None,
     branch: str | None = None,
+    *,
+    run_id: str | None = None,
 ) -> GitContext:
     """The commits to judge: flags first, then the GitHub event (the PR head sha, not the merge
-    commit), then $GITHUB_SHA, then the working directory's git HEAD."""
+    commit), then $GITHUB_SHA, then the working directory's git HEAD. With `run_id` the run is
+    named already: an event that would need the API to name the commit is not resolved."""
     from mlaction.github.runner import GitHubContext
 
     ctx = GitHubContext.from_env(env)
-    if ctx.lookup is not None and not ctx.skip and not commit:
+    if ctx.lookup is not None and not ctx.skip and not commit and not run_id:
         ctx = _resolve_event(ctx, env)
     found: tuple[str | None, str | None, str | None, str | None]
     if ctx.sha:
@@ -130,30 +137,43 @@ def discover_git(
     )
 
 
+def github_token(env: Mapping[str, str]) -> str | None:
+    """The token the CLI calls GitHub's API with: GITHUB_TOKEN, else GH_TOKEN (the GitHub CLI's)."""
+    return env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None
+
+
 def _resolve_event(ctx: GitHubContext, env: Mapping[str, str]) -> GitHubContext:
     """What the event's payload cannot say (the head commit of the PR an `issue_comment` is
     on, a tag's commit), read through the API as the Action does; never git's HEAD instead,
-    which on such events is the default branch, not the commit the workflow is about."""
+    which on such events is the default branch, not the commit the workflow is about. When the
+    commit is known and only its PR is not (a fork's `workflow_run`), a failed lookup is no
+    error: the commit is judged without the PR's base."""
     from mlaction.github.client import GitHubClient
-    from mlaction.github.events import resolve
+    from mlaction.github.events import needs, resolve
 
-    token, repository = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN"), ctx.repository
+    token, repository = github_token(env), ctx.repository
     if not token or not repository:
-        if ctx.sha:  # a fork's workflow_run: the commit is known, only its PR is not
+        if ctx.sha:
             return ctx
         raise UsageError(
             f"this `{ctx.event_name}` event does not name the commit to judge, and without "
-            "GITHUB_TOKEN ml-gate cannot read it from the pull request.",
+            f"GITHUB_TOKEN ml-gate cannot read {needs(ctx)} through the API.",
             hint="Set `env: GITHUB_TOKEN: ${{ github.token }}` on the step (the workflow "
-            "token is enough), or pass --commit with the pull request's head sha.",
+            "token is enough), or pass --commit with the commit to judge.",
         )
     api = env.get("GITHUB_API_URL") or "https://api.github.com"
-    return resolve(ctx, GitHubClient(token, api_url=api, repository=repository))
+    try:
+        return resolve(ctx, GitHubClient(token, api_url=api, repository=repository))
+    except GitHubError as exc:
+        if not ctx.sha:
+            raise
+        _log.debug("looking up %s failed (%s): judging %s", needs(ctx), exc.message, ctx.sha)
+        return dataclasses.replace(ctx, lookup=None)
 
 
 def _api_ancestors(env: Mapping[str, str]) -> Ancestors | None:
-    """GitHub's commits API, when GITHUB_TOKEN and GITHUB_REPOSITORY are set."""
-    token, repository = env.get("GITHUB_TOKEN"), env.get("GITHUB_REPOSITORY")
+    """GitHub's commits API, when a token (github_token) and GITHUB_REPOSITORY are set."""
+    token, repository = github_token(env), env.get("GITHUB_REPOSITORY")
     if not token or not repository:
         return None
 

@@ -29,7 +29,7 @@ def resolve(ctx: GitHubContext, client: GitHubClient | None) -> GitHubContext:
         return ctx
     if client is None:
         raise GitHubError(
-            f"This `{ctx.event_name}` event needs the GitHub API to find {_needs(ctx)}, and no "
+            f"This `{ctx.event_name}` event needs the GitHub API to find {needs(ctx)}, and no "
             "token is available; nothing was judged or posted.",
             hint="Pass `github-token` (the workflow token is enough: `pull-requests: read`).",
         )
@@ -40,7 +40,8 @@ def resolve(ctx: GitHubContext, client: GitHubClient | None) -> GitHubContext:
     return _from_tag(ctx, client)
 
 
-def _needs(ctx: GitHubContext) -> str:
+def needs(ctx: GitHubContext) -> str:
+    """What the API must say for this event (\"the head commit of pull request #3\")."""
     if ctx.lookup == "pull":
         return f"the head commit of pull request #{ctx.pr_number}"
     if ctx.lookup == "pulls_for_sha":
