@@ -179,6 +179,15 @@ def _ancestor_reason(base: str, run: Run, back: int) -> str:
 
 
 def _latest(tracker: Tracker, config: GateConfig, candidate: Run) -> Run | None:
-    query = RunQuery(limit=4, branch=config.baseline.branch, extra_filter=config.candidate.filter)
-    runs = others(newest(tracker, query, candidate.start), candidate)
-    return runs[0] if runs else None
+    """The newest finished run of another commit. Room for a few runs of the candidate's own
+    commit first; when they fill the page (replicates: seeds, folds), once more with room for
+    as many as a commit's group holds."""
+    for limit in (4, MAX_RUNS_PER_COMMIT + 4):
+        query = RunQuery(
+            limit=limit, branch=config.baseline.branch, extra_filter=config.candidate.filter
+        )
+        found = newest(tracker, query, candidate.start)
+        runs = others(found, candidate)
+        if runs or len(found) < limit:
+            return runs[0] if runs else None
+    return None

@@ -150,6 +150,20 @@ def test_latest_baseline_is_the_newest_finished_run_on_the_branch() -> None:
     assert tracker.queries[1] == RunQuery(limit=4, branch="main")
 
 
+def test_latest_baseline_behind_the_candidates_replicates() -> None:
+    # Five seeds of the candidate's commit on the branch, newer than the last run of another
+    # commit: the first page (4 runs) holds only the candidate's own runs.
+    tracker = MemoryTracker()
+    before = tracker.log(OTHER, metrics={"accuracy": 0.90})
+    for _ in range(5):
+        tracker.log(HEAD, metrics={"accuracy": 0.91})
+
+    chosen = select(tracker, gate(baseline={"select": "latest", "branch": "main"}))
+
+    assert chosen.baseline == before  # before: None, "no finished run on branch `main`"
+    assert [q.limit for q in tracker.queries[1:3]] == [4, 54]
+
+
 def test_latest_baseline_with_nothing_to_compare_with() -> None:
     tracker = MemoryTracker()
     tracker.log(HEAD)

@@ -109,7 +109,9 @@ def _skip_uncommitted(listing: Any, where: str, *, used: bool = False) -> Any:
     wandb 0.31.0 cannot convert a PENDING node: `Artifact._from_attrs` asserts the artifact's
     id, which `Artifact.id` hides for a PENDING (draft) artifact, so one such node fails the
     whole listing (an AssertionError). `RelayPaginator.convert_objects` (apis/paginator.py)
-    skips what `_convert` answers falsey; a client without that hook is filtered afterwards.
+    skips what `_convert` answers falsey. A client without that hook converts every node:
+    a DELETED one is then dropped by `committed`, a PENDING one still fails the listing, which
+    stops the gate with exit 2 (never a pass).
     """
     convert = getattr(listing, "_convert", None)
     if not callable(convert):
