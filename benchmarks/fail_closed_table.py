@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from cli_helpers import measuring_peak_rss, peak_rss_mib  # noqa: E402
+from cli_helpers import run_measured  # noqa: E402
 from fakes.huge_reply import huge_reply_server  # noqa: E402
 from mlflow_helpers import RunLogger, free_port, mlflow_server  # noqa: E402
 
@@ -159,22 +159,13 @@ def run(root: Path, case: Case, work: Path) -> Result:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))}
     env["PYTHONPATH"] = str(root)
     command = [sys.executable, "-m", "mlaction.cli", *case.args, "--config", str(config)]
-    rss = work / "rss"
     started = time.perf_counter()
     try:
-        done = subprocess.run(
-            measuring_peak_rss(command, rss),
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=150,
-            check=False,
-        )
+        done, peak_mib = run_measured(command, cwd=work, env=env, timeout=150)
     except subprocess.TimeoutExpired:
         return Result(-1, time.perf_counter() - started, "(killed after 150 s)", 0, 0)
     seconds = time.perf_counter() - started
-    peak = int(peak_rss_mib(rss))
+    peak = int(peak_mib)
     created = work / "wrong" / "path.db"
     if created.exists():  # reading a store must never create it
         size = created.stat().st_size

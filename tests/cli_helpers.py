@@ -42,10 +42,21 @@ _PEAK_RSS = (
 )
 
 
-def measuring_peak_rss(command: list[str], rss: Path) -> list[str]:
-    """`command`, run by a wrapper that writes its peak resident size (KiB) to `rss`."""
-    return [sys.executable, "-c", _PEAK_RSS, str(rss), *command]
-
-
-def peak_rss_mib(rss: Path) -> float:
-    return int(rss.read_text()) / 1024 if rss.is_file() else 0.0
+def run_measured(
+    command: list[str], *, cwd: Path, env: dict[str, str], timeout: float
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """`command` (text output captured) and the peak resident size of its process in MiB.
+    A wrapper process reads the child's `ru_maxrss` (KiB on Linux); TimeoutExpired propagates."""
+    rss = cwd / ".peak-rss"
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS, str(rss), *command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    peak = int(rss.read_text()) / 1024 if rss.is_file() else 0.0
+    rss.unlink(missing_ok=True)
+    return done, peak

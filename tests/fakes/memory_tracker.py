@@ -155,6 +155,11 @@ class MemoryTracker:
         self.queries.append(query)
         if query.limit < 1:
             raise ValueError(f"RunQuery.limit must be at least 1, got {query.limit}")
+        if query.started_after is not None or query.started_before is not None:
+            # Like W&B, no `filters_start_time`: queries.newest never sends a window here, and
+            # one that arrives is refused, never ignored (the real server checks the windows:
+            # tests/integration/test_mlflow_query_shapes.py).
+            raise NotImplementedError("the in-memory tracker does not filter on start time")
         clauses = _parse_filter(query.extra_filter) if query.extra_filter else []
         found = [r for r in self.runs if self._matches(r, query, clauses)]
         ordered = self._ordered(found, query)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import ML_GATE, measuring_peak_rss, ml_gate, peak_rss_mib
+from cli_helpers import ML_GATE, ml_gate, run_measured
 from fakes.huge_reply import MIB, huge_reply_server
 from fakes.loopback import serving
 from mlflow_helpers import RunLogger
@@ -49,19 +49,9 @@ def write_config(tmp_path: Path, uri: str, experiment: str, extra: str = "") -> 
 
 def check_measured(config: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     """`ml-gate check` and its peak resident size in MiB."""
-    rss = tmp_path / "rss"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))}
     command = [*ML_GATE, "check", "-c", str(config), "--commit", HEAD]
-    done = subprocess.run(
-        measuring_peak_rss(command, rss),
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return done, peak_rss_mib(rss)
+    return run_measured(command, cwd=tmp_path, env=env, timeout=300)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units differ off Linux")
